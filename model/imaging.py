@@ -1,0 +1,69 @@
+"""Read user images safely: check the header before decoding, turn any depth or channel count into RGB uint8."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000
+MAX_FILE_BYTES = 100 * 1024 * 1024
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class InputError(ValueError):
+    """A user's file cannot be analysed; the message is one short human sentence."""
+
+
+def read_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read a whole file, refusing empty files and files over ``limit`` bytes."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(f"cannot open file: {error.strerror or error}") from None
+    if size == 0:
+        raise InputError("the file is empty")
+    if size > limit:
+        raise InputError(f"the file is too large ({size / 2**20:.0f} MB; limit {limit / 2**20:.0f} MB)")
+    return path.read_bytes()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode image bytes into an RGB uint8 array, checking the pixel count before any large allocation."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except Image.DecompressionBombError:
+        raise InputError(f"the image is too large (over {MAX_PIXELS // 10**6} megapixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise InputError("not a readable image file") from None
+    if width * height > MAX_PIXELS:
+        raise InputError(f"the image is too large ({width}×{height} pixels; limit {MAX_PIXELS // 10**6} megapixels)")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return _decode_with_pillow(data)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _decode_with_pillow(data: bytes) -> np.ndarray:
+    """Fallback decoder for formats OpenCV lacks (GIF, some TIFF); 16-bit modes are scaled to 8 bits."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                array = np.asarray(image, dtype=np.float32) / 257.0
+                return np.repeat(np.clip(array, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError):
+        raise InputError("the image is corrupt or truncated") from None
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file into RGB uint8 (H, W, 3); raises ``InputError`` with a human reason."""
+    return decode_image(read_bytes(path))

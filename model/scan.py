@@ -1,0 +1,92 @@
+"""Score image (and video) files for deepfakes and print one JSON object per file (JSON Lines).
+
+    python -m model.scan photo.jpg folder/ --csv results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from model.imaging import IMAGE_EXTENSIONS, InputError
+from model.report import Report, error_report
+from model.store import DEFAULT_IMAGE_MODEL
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+CSV_FIELDS = ("path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error")
+
+
+def kind_of(path: Path) -> str:
+    """``video`` for known video extensions, else ``image``."""
+    return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
+
+
+def collect_inputs(paths: list[str]) -> Iterator[Path]:
+    """Files as given, and every image or video file under folders (recursively, sorted)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*")
+                              if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+        else:
+            yield path
+
+
+def scan_one(path: Path, analyze_image, faces_cropped: bool) -> Report:
+    """Analyse one file; every failure becomes an error report with a one-line reason."""
+    kind = kind_of(path)
+    try:
+        if kind == "video":
+            return error_report(str(path), kind, "video model not available")
+        return analyze_image(path, faces_cropped=faces_cropped)
+    except InputError as error:
+        return error_report(str(path), kind, str(error))
+    except Exception as error:  # a bad file must never stop a scan
+        return error_report(str(path), kind, f"{type(error).__name__}: {error}")
+
+
+def csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    """Flatten a JSON record for CSV: faces become their count."""
+    return {**{name: record.get(name) for name in CSV_FIELDS}, "faces": len(record.get("faces") or [])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.scan", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="image or video files, or folders to scan recursively")
+    parser.add_argument("--faces-cropped", action="store_true",
+                        help="each image is already a face crop: skip face detection")
+    parser.add_argument("--csv", default=None, help="also write the results to this CSV file")
+    parser.add_argument("--image-model", default=str(DEFAULT_IMAGE_MODEL), help="a .keras image model")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from model.image_detector import FaceScorer, ImageDetector
+
+    try:
+        detector = ImageDetector(FaceScorer(args.image_model))
+    except (FileNotFoundError, ValueError, OSError) as error:
+        parser.error(f"cannot load the image model: {error}")
+    csv_file = open(args.csv, "w", newline="") if args.csv else None
+    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS) if csv_file else None
+    if writer:
+        writer.writeheader()
+    inputs = list(collect_inputs(args.paths))
+    for path in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr):
+        record = scan_one(path, detector.analyze_file, args.faces_cropped).to_json()
+        print(json.dumps(record), flush=True)
+        if writer:
+            writer.writerow(csv_row(record))
+    if csv_file:
+        csv_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

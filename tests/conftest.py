@@ -1,0 +1,71 @@
+"""Shared fixtures: real photos, tiny data sets and small saved models, all made on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> Path:
+    """Write an RGB array with OpenCV (which expects BGR)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real photo with one face (scikit-image ships it, no download)."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_path(tmp_path_factory, astronaut) -> Path:
+    return write_rgb(tmp_path_factory.mktemp("photos") / "astronaut.jpg", astronaut)
+
+
+@pytest.fixture(scope="session")
+def faceless_path(tmp_path_factory) -> Path:
+    """A 320×240 picture of smooth gradients: no face in it."""
+    x = np.linspace(0, 255, 320, dtype=np.float32)
+    y = np.linspace(0, 255, 240, dtype=np.float32)[:, None]
+    rgb = np.stack([np.broadcast_to(x, (240, 320)), np.broadcast_to(y, (240, 320)),
+                    np.full((240, 320), 128.0)], axis=-1).astype(np.uint8)
+    return write_rgb(tmp_path_factory.mktemp("photos") / "gradient.png", rgb)
+
+
+@pytest.fixture(scope="session")
+def tiny_faces(tmp_path_factory) -> Path:
+    """A Train/Validation/Test Real/Fake folder of 48×48 crops; fakes are blurred so a model can tell them apart."""
+    root = tmp_path_factory.mktemp("tiny_faces")
+    rng = np.random.default_rng(0)
+    for split, count in (("Train", 16), ("Validation", 8), ("Test", 8)):
+        for label in ("Real", "Fake"):
+            for index in range(count):
+                image = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+                if label == "Fake":
+                    image = cv2.GaussianBlur(image, (7, 7), 0)
+                write_rgb(root / split / label / f"{index}.jpg", image)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_image_model(tmp_path_factory) -> Path:
+    """A real (untrained) image model saved with metadata, small enough to load in a second."""
+    from model.architectures import build_image_model
+    from model.store import save_model
+
+    model = build_image_model("meso4", image_size=64)
+    path = tmp_path_factory.mktemp("models") / "image_model.keras"
+    return save_model(model, path, {"kind": "image", "architecture": "meso4", "image_size": 64, "threshold": 0.5})

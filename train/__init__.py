@@ -1,0 +1,1 @@
+"""Training package: data pipelines, training and evaluation CLIs. Architectures and preprocessing come from ``model``."""
