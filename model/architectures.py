@@ -81,3 +81,35 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
     if name not in IMAGE_ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(IMAGE_ARCHITECTURES)}")
     return IMAGE_ARCHITECTURES[name](image_size=image_size)
+
+
+VIDEO_FRAMES = 20
+VIDEO_IMAGE_SIZE = 128
+
+
+def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None) -> keras.Model:
+    """EfficientNet-B0 without its top, average-pooled: one 1280-d vector per face.
+
+    Keras's EfficientNet rescales its input itself and expects 0–255 pixels, like every model here.
+    ``backbone_weights`` is ``"imagenet"`` (downloads), ``None`` or a weights file path.
+    """
+    return keras.applications.EfficientNetB0(include_top=False, weights=backbone_weights,
+                                             input_shape=(image_size, image_size, 3), pooling="avg")
+
+
+def build_video_model(frames: int = VIDEO_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
+                      backbone_weights: str | None = None, lstm_units: int = 128) -> keras.Model:
+    """EfficientNet-B0 on each face frame, a bidirectional LSTM over the sequence, a dense head.
+
+    Input: (batch, frames, size, size, 3) pixels in 0–255. Outputs: ``video`` (batch, 1), the clip's fake
+    probability, and ``frames`` (batch, frames, 1), per-frame fake probabilities from the encoder's own head.
+    """
+    inputs = keras.Input((frames, image_size, image_size, 3), name="faces")
+    features = layers.TimeDistributed(frame_encoder(image_size, backbone_weights), name="encoder")(inputs)
+    frame_scores = layers.TimeDistributed(layers.Dense(1, activation="sigmoid"), name="frames")(features)
+    x = layers.Dropout(0.3)(features)
+    x = layers.Bidirectional(layers.LSTM(lstm_units))(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    video = layers.Dense(1, activation="sigmoid", name="video")(x)
+    return keras.Model(inputs, {"video": video, "frames": frame_scores}, name="b0_bilstm")
