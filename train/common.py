@@ -78,6 +78,11 @@ def compile_binary(model: keras.Model, lr: float) -> None:
                   metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")])
 
 
+def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str:
+    """The command as the user typed it, for the model's provenance."""
+    return f"{parser.prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
+
+
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int],
         args: argparse.Namespace, out: Path) -> tuple[keras.Model, dict[str, Any]]:
     """Train with class weights and the standard callbacks; returns the best model and a run summary."""
@@ -89,8 +94,6 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     best_path = out / "best.keras"
     best = keras.saving.load_model(best_path, compile=False, safe_mode=True) if best_path.exists() else model
     return best, {
-        "command": "python -m " + " ".join(shlex.quote(a) for a in [sys.modules["__main__"].__spec__.name,
-                                                                     *sys.argv[1:]]),
         "epochs_run": len(history.history.get("loss", [])),
         "best_val_auc": float(max(history.history.get("val_auc", [float("nan")]))),
         "wall_time_s": round(time.time() - started, 1),

@@ -16,7 +16,7 @@ import tensorflow as tf
 from model.architectures import IMAGE_ARCHITECTURES, build_image_model
 from model.preprocessing import IMAGE_SIZE
 from model.store import save_model
-from train.common import add_common_flags, compile_binary, fit, make_strategy
+from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import image_dataset, load_splits
 from train.evaluate import predict_images, write_report
 from train.metrics import choose_threshold
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     threshold = choose_threshold(np.asarray(val.labels), predict_images(model, val, args.image_size))
     metadata = {
         "kind": "image", "architecture": args.architecture, "image_size": args.image_size,
-        "threshold": threshold, "data": str(args.data),
+        "threshold": threshold, "data": str(args.data), "command": command_line(parser, argv),
         "counts": {name: split.counts() for name, split in splits.items()}, **summary,
     }
     if "test" in splits:

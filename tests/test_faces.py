@@ -1,0 +1,46 @@
+"""Face finding on a real photo, and crops framed like the training data."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from model.faces import FaceDetector
+from model.preprocessing import crop_face, resize_faces, square_box
+
+
+def test_finds_the_astronauts_face(astronaut):
+    faces = FaceDetector().detect(astronaut)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert faces[0].score > 0.95
+    assert 150 < x + w / 2 < 260 and 80 < y + h / 2 < 160  # the face is left of centre, near the top
+
+
+def test_large_photo_is_downscaled_and_boxes_come_back_in_original_pixels(astronaut):
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    small_box = FaceDetector().detect(astronaut)[0].box
+    big_box = FaceDetector(detection_side=640).detect(big)[0].box
+    assert np.allclose(np.array(big_box) / 4, small_box, atol=6)
+
+
+def test_no_face_and_tiny_images():
+    detector = FaceDetector()
+    assert detector.detect(np.full((240, 320, 3), 127, np.uint8)) == []
+    assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
+
+
+def test_square_crop_stays_inside_the_frame():
+    left, top, side, _ = square_box((0, 0, 100, 80), (200, 300, 3))
+    assert (left, top) == (0, 0) and side == 115
+    left, top, side, _ = square_box((250, 150, 60, 60), (200, 300, 3))
+    assert left + side <= 300 and top + side <= 200
+    assert crop_face(np.zeros((50, 40, 3), np.uint8), (0, 0, 40, 50)).shape == (40, 40, 3)
+
+
+def test_resize_gives_whole_pixel_values_in_range():
+    crop = np.random.default_rng(0).integers(0, 256, (90, 90, 3), dtype=np.uint8)
+    resized = resize_faces(crop, 64).numpy()
+    assert resized.shape == (64, 64, 3)
+    assert resized.min() >= 0 and resized.max() <= 255
+    assert np.array_equal(resized, np.round(resized))

@@ -1,0 +1,69 @@
+"""Reading user images: every odd file gets either pixels or a one-line human reason."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from model.imaging import InputError, read_image
+from tests.conftest import write_rgb
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+            + chunk(b"IEND", b""))
+
+
+def test_color_photo_reads_as_rgb(tmp_path, astronaut):
+    path = write_rgb(tmp_path / "a.png", astronaut)
+    assert np.array_equal(read_image(path), astronaut)
+
+
+@pytest.mark.parametrize("conversion", [cv2.COLOR_RGB2GRAY, cv2.COLOR_RGB2BGRA])
+def test_grayscale_and_rgba_become_rgb(tmp_path, astronaut, conversion):
+    path = tmp_path / "x.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, conversion))
+    image = read_image(path)
+    assert image.shape == (512, 512, 3) and image.dtype == np.uint8
+
+
+def test_sixteen_bit_png_is_scaled_to_eight_bits(tmp_path, astronaut):
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    image = read_image(path)
+    assert image.dtype == np.uint8
+    assert np.abs(image.astype(int) - astronaut.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty"),
+    (b"hello, not an image", "not a readable image"),
+    (_png_claiming(30000, 30000), "too large"),
+])
+def test_bad_files_get_a_reason(tmp_path, content, reason):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=reason):
+        read_image(path)
+
+
+def test_truncated_png_is_reported(tmp_path, astronaut):
+    whole = tmp_path / "whole.png"
+    write_rgb(whole, astronaut)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[:5000])
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        read_image(cut)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(InputError, match="cannot open"):
+        read_image(tmp_path / "nope.jpg")

@@ -1,0 +1,101 @@
+"""The scan CLI as users run it: JSON Lines on stdout, a CSV, bad files reported, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import write_rgb
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = {"path", "kind", "verdict", "fake_probability", "faces", "model", "error"}
+
+
+def run_scan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "model.scan", "--quiet", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory, astronaut, faceless_path, small_image_model):
+    folder = tmp_path_factory.mktemp("inputs")
+    write_rgb(folder / "face.jpg", astronaut)
+    write_rgb(folder / "nested" / "crop.png", astronaut[60:190, 160:290])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.png").write_bytes(b"this is not a picture")
+    (folder / "truncated.png").write_bytes((folder / "nested" / "crop.png").read_bytes()[:3000])
+    cv2.imwrite(str(folder / "one_pixel.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(folder / "gray.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(folder / "rgba.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGRA))
+    cv2.imwrite(str(folder / "deep.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    from tests.test_imaging import _png_claiming
+
+    (folder / "huge.png").write_bytes(_png_claiming(30000, 30000))
+    csv_path = folder / "out.csv"
+    result = run_scan(str(folder), str(faceless_path), str(folder / "missing.jpg"),
+                      "--image-model", str(small_image_model), "--csv", str(csv_path))
+    records = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    return result, records, csv_path
+
+
+def test_exit_zero_and_no_traceback(scanned):
+    result, records, _ = scanned
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert len(records) == 12
+    assert all(FIELDS <= set(record) for record in records.values())
+
+
+@pytest.mark.parametrize("name", ["face.jpg", "gray.png", "rgba.png", "deep.png"])
+def test_photos_with_a_face_get_a_verdict(scanned, name):
+    record = scanned[1][name]
+    assert record["verdict"] in {"real", "fake"}, record
+    assert record["kind"] == "image" and record["error"] is None
+    assert len(record["faces"]) == 1
+    face = record["faces"][0]
+    assert record["fake_probability"] == face["fake_probability"]
+    assert 0.0 <= face["fake_probability"] <= 1.0 and face["score"] > 0.9 and len(face["box"]) == 4
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("empty.jpg", "empty"), ("text.png", "not a readable image"), ("truncated.png", "corrupt or truncated"),
+    ("huge.png", "too large"), ("missing.jpg", "cannot open"),
+])
+def test_bad_files_get_an_error_with_a_reason(scanned, name, reason):
+    record = scanned[1][name]
+    assert record["verdict"] == "error" and record["fake_probability"] is None
+    assert reason in record["error"] and "\n" not in record["error"]
+
+
+@pytest.mark.parametrize("name", ["one_pixel.png", "gradient.png"])
+def test_pictures_without_faces_are_no_face(scanned, name):
+    record = scanned[1][name]
+    assert record["verdict"] == "no_face" and record["faces"] == [] and record["fake_probability"] is None
+
+
+def test_csv_has_one_row_per_file(scanned):
+    _, records, csv_path = scanned
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {Path(row["path"]).name for row in rows} == set(records)
+    assert {row["verdict"] for row in rows} >= {"error", "no_face"}
+
+
+def test_faces_cropped_skips_detection(tmp_path, small_image_model, faceless_path):
+    result = run_scan(str(faceless_path), "--faces-cropped", "--image-model", str(small_image_model))
+    record = json.loads(result.stdout)
+    assert record["verdict"] in {"real", "fake"}
+    assert record["faces"][0]["box"] == [0, 0, 320, 240] and record["faces"][0]["score"] is None
+
+
+def test_wrong_command_line_exits_two(small_image_model):
+    assert run_scan().returncode == 2
+    result = run_scan("x.jpg", "--image-model", "/nonexistent/model.keras")
+    assert result.returncode == 2 and "cannot load the image model" in result.stderr
