@@ -8,7 +8,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-DETECTION_SIDE = 640
+DETECTION_SIDE = 480
 MIN_CONFIDENCE = 0.90
 MIN_IMAGE_SIDE = 24
 
