@@ -68,3 +68,10 @@ def test_missing_class_folder_is_a_clear_command_line_error(tmp_path, capsys):
         image.main(["--data", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "no Fake/ folder" in capsys.readouterr().err
+
+
+def test_mirrored_strategy_trains_too(tiny_faces, tmp_path):
+    image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
+                "--image-size", "32", "--architecture", "meso4", "--strategy", "mirrored"])
+    model, metadata = load_model(tmp_path / "model.keras")
+    assert metadata["epochs_run"] == 1 and model.output_shape == (None, 1)
