@@ -75,3 +75,15 @@ def test_mirrored_strategy_trains_too(tiny_faces, tmp_path):
                 "--image-size", "32", "--architecture", "meso4", "--strategy", "mirrored"])
     model, metadata = load_model(tmp_path / "model.keras")
     assert metadata["epochs_run"] == 1 and model.output_shape == (None, 1)
+
+
+def test_fine_tuning_starts_from_a_saved_model(trained, tiny_faces, tmp_path):
+    start, _ = load_model(trained / "model.keras")
+    image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
+                "--init-from", str(trained / "model.keras"), "--lr", "1e-9"])
+    tuned, metadata = load_model(tmp_path / "model.keras")
+    assert metadata["architecture"] == "meso4" and metadata["image_size"] == 32
+    def first_kernel(model):
+        return next(layer for layer in model.layers if layer.name.startswith("conv2d")).get_weights()[0]
+
+    assert np.allclose(first_kernel(tuned), first_kernel(start), atol=1e-5)

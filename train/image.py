@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from model.architectures import IMAGE_ARCHITECTURES, build_image_model
 from model.preprocessing import IMAGE_SIZE
-from model.store import save_model
+from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import image_dataset, load_splits
 from train.evaluate import predict_images, write_report
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
     parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
+    parser.add_argument("--init-from", default=None, metavar="MODEL",
+                        help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
+                        "fine-tune the shipped model on your data (its architecture and image size are used)")
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(args.seed)
@@ -39,9 +42,15 @@ def main(argv: list[str] | None = None) -> None:
     for name, split in splits.items():
         print(f"{name}: {split.counts()}")
 
+    start = load_model(args.init_from) if args.init_from else None
+    if start is not None:
+        args.architecture = start[1].get("architecture", args.architecture)
+        args.image_size = int(start[1].get("image_size", args.image_size))
     strategy = make_strategy(args.strategy)
     with strategy.scope():
         model = build_image_model(args.architecture, args.image_size)
+        if start is not None:
+            model.set_weights(start[0].get_weights())
         compile_binary(model, args.lr)
     batch = args.batch_size * strategy.num_replicas_in_sync
     train_ds = image_dataset(splits["train"], args.image_size, batch, training=True, seed=args.seed)
