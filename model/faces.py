@@ -50,6 +50,27 @@ class FaceDetector:
         ]
         return sorted(faces, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
+    def detect_many(self, frames: list[np.ndarray], detection_side: int | None = None) -> list[list[Face]]:
+        """Faces in each of a batch of same-sized RGB frames (video frames), found in one MTCNN call, largest first.
+
+        Frames are scaled so that their long side is ``detection_side`` (default: the detector's), small frames
+        enlarged too, so that clips already cropped to the face are found.
+        """
+        if not frames:
+            return []
+        height, width = frames[0].shape[:2]
+        if min(height, width) < MIN_IMAGE_SIDE:
+            return [[] for _ in frames]
+        scale = (detection_side or self.detection_side) / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        found = self._mtcnn.detect_faces([np.ascontiguousarray(cv2.resize(frame, size, interpolation=interpolation))
+                                          for frame in frames])
+        return [sorted((Face(box=_to_original(result["box"], scale, width, height), score=float(result["confidence"]))
+                        for result in results if result["confidence"] >= self.min_confidence),
+                       key=lambda face: face.box[2] * face.box[3], reverse=True)
+                for results in found]
+
 
 def _to_original(box: list[float], scale: float, width: int, height: int) -> tuple[int, int, int, int]:
     """Map a detection box back to original pixels, clipped to the image."""

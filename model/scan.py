@@ -1,6 +1,6 @@
-"""Score image (and video) files for deepfakes and print one JSON object per file (JSON Lines).
+"""Score image and video files for deepfakes and print one JSON object per file (JSON Lines).
 
-    python -m model.scan photo.jpg folder/ --csv results.csv
+    python -m model.scan photo.jpg clip.mp4 folder/ --csv results.csv [--model video|image]
 """
 
 from __future__ import annotations
@@ -9,16 +9,20 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.imaging import IMAGE_EXTENSIONS, InputError
 from model.report import Report, error_report
-from model.store import DEFAULT_IMAGE_MODEL
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
+from model.video import MAX_SECONDS, SAMPLED_FRAMES, VIDEO_EXTENSIONS
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
-CSV_FIELDS = ("path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error")
+if TYPE_CHECKING:
+    from model.image_detector import ImageDetector
+
+CSV_FIELDS = ("path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error",
+              "frames_with_face", "frames_sampled")
 
 
 def kind_of(path: Path) -> str:
@@ -37,12 +41,13 @@ def collect_inputs(paths: list[str]) -> Iterator[Path]:
             yield path
 
 
-def scan_one(path: Path, analyze_image, faces_cropped: bool) -> Report:
+def scan_one(path: Path, analyze_image: Callable[..., Report], analyze_video: Callable[[Path], Report],
+             faces_cropped: bool) -> Report:
     """Analyse one file; every failure becomes an error report with a one-line reason."""
     kind = kind_of(path)
     try:
         if kind == "video":
-            return error_report(str(path), kind, "video model not available")
+            return analyze_video(path)
         return analyze_image(path, faces_cropped=faces_cropped)
     except InputError as error:
         return error_report(str(path), kind, str(error))
@@ -55,6 +60,20 @@ def csv_row(record: dict[str, Any]) -> dict[str, Any]:
     return {**{name: record.get(name) for name in CSV_FIELDS}, "faces": len(record.get("faces") or [])}
 
 
+def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   images: ImageDetector) -> Callable[[Path], Report]:
+    """Load the video path once (sharing the image model and face finder) and pick the model for videos."""
+    from model.video_detector import VideoDetector
+
+    try:
+        videos = VideoDetector(images.scorer, args.video_model, faces=images.faces, frames=args.frames,
+                               max_seconds=args.max_seconds)
+    except (ValueError, OSError) as error:
+        parser.error(f"cannot load the video model: {error}")
+    model = args.model or videos.available_models[0]
+    return lambda path: videos.analyze_file(path, model=model)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.scan", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="image or video files, or folders to scan recursively")
@@ -62,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="each image is already a face crop: skip face detection")
     parser.add_argument("--csv", default=None, help="also write the results to this CSV file")
     parser.add_argument("--image-model", default=str(DEFAULT_IMAGE_MODEL), help="a .keras image model")
+    parser.add_argument("--video-model", default=str(DEFAULT_VIDEO_MODEL), help="a .keras video model")
+    parser.add_argument("--model", choices=("video", "image"), default=None,
+                        help="how videos are judged: the video model, or the image model on each sampled frame, "
+                        "averaged (the baseline; its score is always in the report's `scores`). "
+                        "Default: video when the video model exists, else image")
+    parser.add_argument("--frames", type=int, default=SAMPLED_FRAMES, help="frames sampled per video")
+    parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
+                        help="analyse only the first seconds of longer videos")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
@@ -69,17 +96,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from model.image_detector import FaceScorer, ImageDetector
 
+    if args.frames < 1 or args.max_seconds <= 0:
+        parser.error("--frames and --max-seconds must be positive")
     try:
         detector = ImageDetector(FaceScorer(args.image_model))
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(f"cannot load the image model: {error}")
+    inputs = list(collect_inputs(args.paths))
+    analyze_video = video_analyzer(parser, args, detector) if any(kind_of(p) == "video" for p in inputs) else None
     csv_file = open(args.csv, "w", newline="") if args.csv else None
     writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS) if csv_file else None
     if writer:
         writer.writeheader()
-    inputs = list(collect_inputs(args.paths))
     for path in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr):
-        record = scan_one(path, detector.analyze_file, args.faces_cropped).to_json()
+        record = scan_one(path, detector.analyze_file, analyze_video, args.faces_cropped).to_json()
         print(json.dumps(record), flush=True)
         if writer:
             writer.writerow(csv_row(record))

@@ -10,6 +10,7 @@ import keras
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_IMAGE_MODEL = WEIGHTS_DIR / "image_model.keras"
+DEFAULT_VIDEO_MODEL = WEIGHTS_DIR / "video_model.keras"
 
 
 def metadata_path(model_path: str | Path) -> Path:

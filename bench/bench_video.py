@@ -1,0 +1,168 @@
+"""Video path benchmark: a 720p clip with a moving face, analysed end to end; peak memory for 10-s and 60-s clips.
+
+    python bench/bench_video.py [--image-model PATH] [--video-model PATH] [--repeats 5]
+
+Prints markdown tables. Peak memory is each clip's own child process's maximum resident set size, so the 10-s
+and 60-s figures are independent of each other and of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.faces import FaceDetector  # noqa: E402
+from model.image_detector import FaceScorer  # noqa: E402
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL  # noqa: E402
+from model.video import open_clip  # noqa: E402
+from model.video_detector import VideoDetector  # noqa: E402
+
+WIDTH, HEIGHT, FPS = 1280, 720, 25
+FACE_SIDE = 420
+
+
+def moving_face(seconds: float) -> Iterator[np.ndarray]:
+    """RGB 720p frames: the astronaut photo gliding over a textured background, one frame at a time."""
+    from skimage import data
+
+    photo = cv2.resize(data.astronaut(), (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(40, 200, (HEIGHT, WIDTH, 3), dtype=np.uint8), (0, 0), 6)
+    for index in range(int(seconds * FPS)):
+        t = index / FPS
+        x = int((WIDTH - FACE_SIDE) * (0.5 + 0.4 * np.sin(t * 0.6)))  # up to about 200 pixels a second
+        y = int((HEIGHT - FACE_SIDE) * (0.5 + 0.3 * np.sin(t * 1.3)))
+        frame = background.copy()
+        frame[y:y + FACE_SIDE, x:x + FACE_SIDE] = photo
+        yield frame
+
+
+def write_clip(path: Path, seconds: float) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+    for frame in moving_face(seconds):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def timed(call: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """p50 and p95 wall time in seconds, after one warm-up call."""
+    call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (getrusage; kilobytes on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def status_mb(field: str) -> float | None:
+    """A memory figure from /proc/self/status (VmRSS, VmHWM), where there is one."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{field}:")), None)
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run in a fresh process: load the models, analyse one clip twice (the first warms the graphs), print the
+    memory figures of the second.
+
+    The peak during that analysis alone comes from VmHWM after resetting it (``/proc/self/clear_refs``), since
+    loading the models peaks higher than analysing a clip does.
+    """
+    detector = VideoDetector(FaceScorer(args.image_model), args.video_model, frames=args.frames)
+    detector.analyze_file(args.child, model=args.model)
+    before = status_mb("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        reset = False
+    started = time.perf_counter()
+    report = detector.analyze_file(args.child, model=args.model)
+    print(json.dumps({"before_mb": before, "during_mb": status_mb("VmHWM") if reset else None,
+                      "maxrss_mb": peak_rss_mb(), "seconds": time.perf_counter() - started,
+                      "frames_with_face": report.extra.get("frames_with_face")}))
+
+
+def memory_row(args: argparse.Namespace, clip: Path, model: str) -> dict:
+    command = [sys.executable, __file__, "--child", str(clip), "--model", model, "--frames", str(args.frames),
+               "--image-model", args.image_model, "--video-model", args.video_model]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image-model", default=str(DEFAULT_IMAGE_MODEL))
+    parser.add_argument("--video-model", default=str(DEFAULT_VIDEO_MODEL))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="image", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not Path(args.image_model).exists():
+        parser.error(f"no image model at {args.image_model}: train one or pass --image-model PATH")
+    if args.child:
+        child(args)
+        return
+
+    faces = FaceDetector()
+    detector = VideoDetector(FaceScorer(args.image_model), args.video_model, faces=faces, frames=args.frames)
+    rows, memory = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = {seconds: write_clip(Path(tmp) / f"face_{seconds}s.mp4", seconds) for seconds in (10, 60)}
+        ten = clips[10]
+        for model in detector.available_models:
+            report = detector.analyze_file(ten, model=model)
+            assert report.verdict in ("real", "fake"), report.error
+            p50, p95 = timed(lambda: detector.analyze_file(ten, model=model), args.repeats)
+            rows.append((f"10-s 720p clip, {args.frames} frames, `--model {model}` ({report.model})", p50, p95,
+                         f"face in {report.extra['frames_with_face']}/{report.extra['frames_sampled']} frames"))
+        clip = open_clip(ten)
+        p50, p95 = timed(lambda: sum(1 for _ in clip.frames(args.frames)), args.repeats)
+        rows.append((f"  of which decoding {clip.frame_count} frames, keeping {args.frames}", p50, p95, ""))
+        frames = [frame.rgb for frame in clip.frames(args.frames)]
+        for side in (320, 480):
+            found = sum(bool(f) for f in faces.detect_many(frames, side))
+            p50, p95 = timed(lambda: faces.detect_many(frames, side), args.repeats)
+            rows.append((f"  of which face detection, one batch, long side {side}", p50, p95,
+                         f"face in {found}/{len(frames)} frames"))
+        detector_480 = FaceDetector(detection_side=480)
+        p50, p95 = timed(lambda: [detector_480.detect(frame) for frame in frames], args.repeats)
+        rows.append(("  (face detection frame by frame, long side 480)", p50, p95, "not used: for comparison"))
+        for seconds, path in clips.items():
+            for model in detector.available_models:
+                memory.append((seconds, model, memory_row(args, path, model)))
+
+    print("| measurement | p50 | p95 | notes |\n|---|---|---|---|")
+    for name, p50, p95, note in rows:
+        print(f"| {name} | {p50:.2f} s | {p95:.2f} s | {note} |")
+    print("\n| clip (720p, 25 fps) | model | analysis (warm) | RSS before | peak RSS during analysis | child maxrss |\n"
+          "|---|---|---|---|---|---|")
+    for seconds, model, row in memory:
+        during = "n/a" if row["during_mb"] is None else f"{row['during_mb']:.0f} MB"
+        print(f"| {seconds} s ({seconds * FPS} frames) | {model} | {row['seconds']:.2f} s | "
+              f"{row['before_mb']:.0f} MB | {during} | {row['maxrss_mb']:.0f} MB |")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Score the faces of a video clip: sample frames, find their faces, link them into tracks, then score the main
+track with the video model (a sequence of face crops) or with the image model frame by frame (averaged)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from model.faces import Face, FaceDetector
+from model.image_detector import FaceScorer
+from model.imaging import InputError
+from model.preprocessing import crop_face, resize_faces
+from model.report import Report, ScoredFace, error_report, verdict_for
+from model.store import DEFAULT_VIDEO_MODEL, load_model
+from model.tracks import link_tracks
+from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
+
+__all__ = ["DEFAULT_VIDEO_MODEL", "VideoDetector", "VideoModel"]
+
+FRAME_DETECTION_SIDE = 320  # 3x faster than 480 for 720p frames; misses faces under ~1/40 of the width
+DETECTION_BATCH = 10  # frames held at full resolution at once, their faces found in one detector call
+MAX_FACES_PER_FRAME = 5
+MAX_SCORED_TRACKS = 4
+
+
+@dataclass
+class SampledFrame:
+    """A sampled frame's faces (largest first) and their crops; the frame's pixels themselves are not kept."""
+
+    index: int
+    time_s: float
+    faces: list[Face]
+    crops: list[np.ndarray]
+
+
+class VideoModel:
+    """A loaded video model: face sequences in, a clip probability and per-frame probabilities out."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.keras_model, self.metadata = load_model(path)
+        self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
+        self.threshold = float(self.metadata.get("threshold", 0.5))
+        self.name = f"{self.metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
+        spec = tf.TensorSpec((None, self.frames, self.image_size, self.image_size, 3), tf.float32)
+        self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
+        # Tracing and optimising the graph takes seconds to tens of seconds: pay it here, not on the first clip.
+        self._predict(tf.zeros((1, self.frames, self.image_size, self.image_size, 3)))
+
+    def score(self, sequences: list[list[np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        """For each sequence of RGB face crops: the fake probability of the sequence and of each crop.
+
+        A sequence shorter than the model's frame count is stretched by repeating crops evenly (never padded
+        with blanks); a longer one is dealt into interleaved windows, each spread over the whole sequence, whose
+        results are averaged.
+        """
+        windows: list[tuple[int, np.ndarray]] = []
+        for owner, crops in enumerate(sequences):
+            count = math.ceil(len(crops) / self.frames)
+            for start in range(count):
+                members = np.arange(start, len(crops), count)
+                windows.append((owner, members[spread(len(members), self.frames)]))
+        resized = [[resize_faces(crop, self.image_size) for crop in crops] for crops in sequences]
+        batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
+        outputs = self._predict(batch)
+        video, frames = outputs["video"].numpy()[:, 0], outputs["frames"].numpy()[:, :, 0]
+        results = []
+        for owner, crops in enumerate(sequences):
+            rows = [row for row, (who, _) in enumerate(windows) if who == owner]
+            sums, counts = np.zeros(len(crops)), np.zeros(len(crops))
+            for row in rows:
+                np.add.at(sums, windows[row][1], frames[row])
+                np.add.at(counts, windows[row][1], 1)
+            results.append((float(video[rows].mean()), sums / counts))
+        return results
+
+
+class VideoDetector:
+    """Analyse clips with the image model (always) or the video model (when its weights exist)."""
+
+    def __init__(self, image_scorer: FaceScorer, video_model_path: str | Path | None = DEFAULT_VIDEO_MODEL,
+                 faces: FaceDetector | None = None, frames: int = SAMPLED_FRAMES, max_seconds: float = MAX_SECONDS,
+                 detection_side: int = FRAME_DETECTION_SIDE) -> None:
+        self.image_scorer = image_scorer
+        self.faces = faces or FaceDetector()
+        present = video_model_path is not None and Path(video_model_path).exists()
+        self.video_model = VideoModel(video_model_path) if present else None
+        self.frames, self.max_seconds, self.detection_side = frames, max_seconds, detection_side
+
+    @property
+    def available_models(self) -> list[str]:
+        """``["video", "image"]`` with video weights, else ``["image"]``; the first is the default."""
+        return ["video", "image"] if self.video_model else ["image"]
+
+    def analyze_file(self, path: str | Path, model: str = "video") -> Report:
+        """Report on one clip; unreadable clips and unavailable models give an error report, never an exception."""
+        if model not in ("video", "image"):
+            return error_report(str(path), "video", f"unknown model {model!r}: choose video or image")
+        if model not in self.available_models:
+            return error_report(str(path), "video", "video model not available")
+        try:
+            clip = open_clip(path, self.max_seconds)
+            sampled = self.sample_faces(clip)
+        except InputError as error:
+            return error_report(str(path), "video", str(error))
+        except cv2.error:
+            return error_report(str(path), "video", "the video could not be decoded")
+        return self.report(str(path), clip, sampled, model)
+
+    def sample_faces(self, clip: Clip) -> list[SampledFrame]:
+        """The sampled frames with their faces, a few frames decoded at a time."""
+        sampled: list[SampledFrame] = []
+        batch: list[Frame] = []
+        for frame in clip.frames(self.frames):
+            batch.append(frame)
+            if len(batch) == DETECTION_BATCH:
+                sampled += self._find_faces(batch)
+                batch = []
+        return sampled + self._find_faces(batch)
+
+    def _find_faces(self, batch: list[Frame]) -> list[SampledFrame]:
+        """Faces at ``detection_side`` (fast); frames where none was found are searched again at the face
+        detector's own, larger side, which finds smaller faces."""
+        found = self.faces.detect_many([frame.rgb for frame in batch], self.detection_side)
+        missed = [i for i, faces in enumerate(found) if not faces]
+        if missed and self.faces.detection_side > self.detection_side:
+            for i, faces in zip(missed, self.faces.detect_many([batch[i].rgb for i in missed])):
+                found[i] = faces
+        return [SampledFrame(frame.index, frame.time_s, faces[:MAX_FACES_PER_FRAME],
+                             [crop_face(frame.rgb, face.box).copy() for face in faces[:MAX_FACES_PER_FRAME]])
+                for frame, faces in zip(batch, found)]
+
+    def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str) -> Report:
+        """The clip's report: the main track scored with ``model``, every sampled frame and every track listed."""
+        tracks = link_tracks([[face.box for face in frame.faces] for frame in sampled])
+        crops = [[sampled[frame].crops[face] for frame, face in track.members] for track in tracks[:MAX_SCORED_TRACKS]]
+        results, scores = self._score(crops, model)
+        main = {frame: (face, float(p)) for (frame, face), p in zip(tracks[0].members, results[0][1])} if tracks else {}
+        judge = self.video_model if model == "video" else self.image_scorer
+        report = Report(path=path, kind="video", verdict="no_face", model=judge.name, threshold=judge.threshold)
+        report.extra = {
+            "frames": [_frame_row(frame, main.get(position)) for position, frame in enumerate(sampled)],
+            "frames_with_face": len(main), "frames_sampled": len(sampled),
+            "tracks": [{"id": track.id, "frames": [sampled[frame].index for frame in track.frames],
+                        "mean_fake_probability": _rounded(np.mean(results[i][1])) if i < len(results) else None}
+                       for i, track in enumerate(tracks)],
+            "video_model": model, "truncated": clip.truncated,
+            "scores": {name: _rounded(value) for name, value in scores.items()},
+        }
+        if tracks:
+            report.faces = [ScoredFace(sampled[frame].faces[face].box, sampled[frame].faces[face].score, p,
+                                       sampled[frame].crops[face]) for frame, (face, p) in main.items()]
+            report.fake_probability = results[0][0]
+            report.verdict = verdict_for(report.fake_probability, judge.threshold)
+        return report
+
+    def _score(self, crops: list[list[np.ndarray]], model: str
+               ) -> tuple[list[tuple[float, np.ndarray]], dict[str, float]]:
+        """Each track's fake probability and its faces' with ``model``; plus the main track's probability under
+        every model that ran (the image model always runs on it: the baseline the video model has to beat)."""
+        if not crops:
+            return [], {}
+        image = [(float(np.mean(p)), p) for p in self._image_scores(crops if model == "image" else crops[:1])]
+        if model == "image":
+            return image, {"image": image[0][0]}
+        video = self.video_model.score(crops)
+        return video, {"image": image[0][0], "video": video[0][0]}
+
+    def _image_scores(self, sequences: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """The image model's probability for every crop of each sequence, in one batch."""
+        probabilities = self.image_scorer.score([crop for crops in sequences for crop in crops])
+        bounds = np.cumsum([0] + [len(crops) for crops in sequences])
+        return [probabilities[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _rounded(value: float) -> float:
+    return round(float(value), 4)
+
+
+def _frame_row(frame: SampledFrame, main_face: tuple[int, float] | None) -> dict:
+    """One sampled frame for the report: the main face's box and probability, or nulls when it was not found."""
+    box = None if main_face is None else [int(v) for v in frame.faces[main_face[0]].box]
+    return {"index": frame.index, "time_s": round(frame.time_s, 3), "faces": len(frame.faces), "box": box,
+            "fake_probability": None if main_face is None else _rounded(main_face[1])}

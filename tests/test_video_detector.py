@@ -1,0 +1,200 @@
+"""The video path end to end on real little clips: sampling, faces, tracks, both models, and what goes wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model.image_detector import FaceScorer
+from model.preprocessing import resize_faces
+from model.video_detector import VideoDetector, VideoModel
+from tests.test_video_io import numbered_frames, set_webm_duration, write_clip
+
+VIDEO_THRESHOLD = 0.37
+
+
+def face_frames(photo: np.ndarray, count: int, width: int = 320, height: int = 240, side: int = 200,
+                present: range | None = None, second: bool = False) -> list[np.ndarray]:
+    """The photo, ``side`` pixels square, sliding right over a grey background; missing from frames outside
+    ``present``; with ``second`` a smaller mirrored copy stands still on the right in every other frame."""
+    face = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(photo[:, ::-1], (side * 4 // 5, side * 4 // 5), interpolation=cv2.INTER_AREA)
+    frames = []
+    for index in range(count):
+        frame = np.full((height, width, 3), 110, np.uint8)
+        if present is None or index in present:
+            x = index * (width - side - small.shape[1] * second) // max(1, count - 1)
+            frame[(height - side) // 2:(height + side) // 2, x:x + side] = face
+        if second and index % 2:
+            frame[height - small.shape[0]:, width - small.shape[1]:] = small
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def video_model_path(tmp_path_factory) -> Path:
+    """A real, untrained video model small enough for tests: 4 frames of 32-pixel faces."""
+    from model.architectures import build_video_model
+    from model.store import save_model
+
+    path = tmp_path_factory.mktemp("models") / "video_model.keras"
+    return save_model(build_video_model(frames=4, image_size=32, lstm_units=8), path,
+                      {"kind": "video", "frames": 4, "image_size": 32, "threshold": VIDEO_THRESHOLD})
+
+
+@pytest.fixture(scope="module")
+def scorer(small_image_model) -> FaceScorer:
+    return FaceScorer(small_image_model)
+
+
+@pytest.fixture(scope="module")
+def detector(scorer, video_model_path) -> VideoDetector:
+    return VideoDetector(scorer, video_model_path, frames=8)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, astronaut) -> Path:
+    folder = tmp_path_factory.mktemp("clips")
+    write_clip(folder / "moving.mp4", face_frames(astronaut, 16))
+    write_clip(folder / "gap.avi", face_frames(astronaut, 16, present=range(0, 16, 3)))
+    write_clip(folder / "two.webm", face_frames(astronaut, 16, width=480, second=True))
+    tight = cv2.resize(astronaut[62:174, 182:267], (96, 128))
+    write_clip(folder / "cropped.mp4", [np.roll(tight, shift, axis=1) for shift in range(-4, 4)])
+    write_clip(folder / "nobody.mkv", numbered_frames(16))
+    return folder
+
+
+def test_moving_face_scored_by_the_image_model(detector, scorer, clips):
+    report = detector.analyze_file(clips / "moving.mp4", model="image")
+    record = json.loads(json.dumps(report.to_json()))
+    assert record["kind"] == "video" and record["verdict"] in ("real", "fake") and record["error"] is None
+    assert (record["model"], record["threshold"], record["video_model"]) == (scorer.name, scorer.threshold, "image")
+    assert record["frames_sampled"] == record["frames_with_face"] == len(report.faces) == 8
+    frames = record["frames"]
+    assert [frame["index"] for frame in frames] == [0, 2, 4, 6, 9, 11, 13, 15]
+    assert [frame["time_s"] for frame in frames] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.9, 1.1, 1.3, 1.5])
+    xs = [frame["box"][0] for frame in frames]
+    assert xs == sorted(xs) and xs[-1] - xs[0] > 80  # the face moves right
+    per_face = scorer.score([face.crop for face in report.faces])
+    assert [face.fake_probability for face in report.faces] == pytest.approx(per_face.tolist(), abs=1e-5)
+    assert report.fake_probability == pytest.approx(per_face.mean(), abs=1e-5)
+    assert record["scores"] == {"image": round(report.fake_probability, 4)}
+    assert record["tracks"] == [{"id": 0, "frames": [frame["index"] for frame in frames],
+                                 "mean_fake_probability": round(report.fake_probability, 4)}]
+
+
+def test_moving_face_scored_by_the_video_model(detector, clips):
+    assert detector.available_models == ["video", "image"]
+    report = detector.analyze_file(clips / "moving.mp4")
+    record = report.to_json()
+    assert record["model"].endswith("@video_model.keras") and record["threshold"] == VIDEO_THRESHOLD
+    assert record["video_model"] == "video" and record["frames_with_face"] == 8
+    assert set(record["scores"]) == {"image", "video"} and record["scores"]["video"] == record["fake_probability"]
+    assert record["verdict"] == ("fake" if report.fake_probability >= VIDEO_THRESHOLD else "real")
+    assert all(0.0 <= frame["fake_probability"] <= 1.0 for frame in record["frames"])
+
+
+def _direct(model: VideoModel, sequence: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """The saved Keras model called directly on one sequence."""
+    batch = np.stack([resize_faces(crop, model.image_size).numpy() for crop in sequence])[None]
+    outputs = model.keras_model(batch, training=False)
+    return float(outputs["video"][0, 0]), outputs["frames"].numpy()[0, :, 0]
+
+
+def test_short_sequences_are_filled_by_repeating_faces(detector, astronaut):
+    model = detector.video_model
+    a, b = astronaut[50:200, 150:300], astronaut[::-1][50:200, 150:300]
+    (video, per_face), = model.score([[a, b]])
+    expected_video, expected_frames = _direct(model, [a, a, b, b])
+    assert video == pytest.approx(expected_video, abs=1e-5)
+    assert per_face == pytest.approx([expected_frames[:2].mean(), expected_frames[2:].mean()], abs=1e-5)
+
+
+def test_long_sequences_are_dealt_into_windows(detector, astronaut):
+    model = detector.video_model
+    crops = [np.roll(astronaut, 9 * i, axis=1)[50:200, 150:300] for i in range(6)]
+    (video, per_face), = model.score([crops])
+    first, second = _direct(model, [crops[i] for i in (0, 2, 2, 4)]), _direct(model, [crops[i] for i in (1, 3, 3, 5)])
+    assert video == pytest.approx((first[0] + second[0]) / 2, abs=1e-5)
+    assert per_face[2] == pytest.approx(first[1][1:3].mean(), abs=1e-5)
+    assert per_face[5] == pytest.approx(second[1][3], abs=1e-5)
+
+
+def test_without_video_weights_only_the_image_model_is_offered(scorer, tmp_path, clips):
+    detector = VideoDetector(scorer, tmp_path / "absent.keras", frames=4)
+    assert detector.available_models == ["image"]
+    report = detector.analyze_file(clips / "moving.mp4", model="video")
+    assert (report.verdict, report.error, report.kind) == ("error", "video model not available", "video")
+    assert detector.analyze_file(clips / "moving.mp4", model="image").verdict in ("real", "fake")
+    assert "unknown model" in detector.analyze_file(clips / "moving.mp4", model="audio").error
+
+
+def test_clip_without_faces_is_no_face(detector, clips):
+    record = detector.analyze_file(clips / "nobody.mkv", model="image").to_json()
+    assert record["verdict"] == "no_face" and record["fake_probability"] is None and record["faces"] == []
+    assert record["frames_sampled"] == 8 and record["frames_with_face"] == 0
+    assert record["tracks"] == [] and record["scores"] == {}
+    assert all(frame["box"] is None and frame["fake_probability"] is None for frame in record["frames"])
+
+
+def test_frames_without_a_face_are_reported_not_dropped(detector, clips):
+    record = detector.analyze_file(clips / "gap.avi", model="image").to_json()
+    frames = record["frames"]
+    assert len(frames) == record["frames_sampled"] == 8
+    with_face = [frame["index"] for frame in frames if frame["box"] is not None]
+    assert with_face == [0, 6, 9, 15] and record["frames_with_face"] == 4
+    assert all((frame["fake_probability"] is None) == (frame["box"] is None) for frame in frames)
+    assert len(record["tracks"]) == 1 and record["tracks"][0]["frames"] == with_face
+
+
+def test_a_second_person_is_a_separate_track(detector, clips):
+    report = detector.analyze_file(clips / "two.webm")
+    record = report.to_json()
+    assert [len(track["frames"]) for track in record["tracks"]] == [8, 4]
+    assert all(track["mean_fake_probability"] is not None for track in record["tracks"])
+    assert record["frames_with_face"] == len(report.faces) == 8
+    assert [frame["faces"] for frame in record["frames"]] == [1, 1, 1, 1, 2, 2, 2, 2]  # the second from frame 9 on
+    assert all(face.box[0] < 300 for face in report.faces)  # the main track is the large face on the left
+
+
+def test_small_faces_are_found_by_the_second_pass(detector, tmp_path, astronaut):
+    frames = face_frames(astronaut, 4, width=960, height=540, side=140)  # a face about 25 pixels wide
+    assert detector.faces.detect_many(frames[:1], detector.detection_side) == [[]]
+    record = detector.analyze_file(write_clip(tmp_path / "far.mp4", frames), model="image").to_json()
+    assert [frame["faces"] for frame in record["frames"]] == [1, 1, 1, 1]
+    assert sum(len(track["frames"]) for track in record["tracks"]) == 4  # it jumps 11 face widths between samples
+
+
+def test_clip_already_cropped_to_the_face_is_found(detector, clips):
+    record = detector.analyze_file(clips / "cropped.mp4", model="image").to_json()
+    assert record["verdict"] in ("real", "fake") and record["frames_with_face"] == record["frames_sampled"] == 8
+
+
+def test_browser_like_webm_is_sampled_over_the_whole_clip(detector, tmp_path, astronaut):
+    path = write_clip(tmp_path / "webcam.webm", face_frames(astronaut, 30))
+    set_webm_duration(path, None)
+    record = detector.analyze_file(path, model="image").to_json()
+    assert record["frames_sampled"] == 8 and record["frames"][-1]["index"] == 29
+    assert record["frames_with_face"] == 8
+
+
+def test_unreadable_clips_give_error_reports(detector, tmp_path, clips):
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 5000, np.uint8).tobytes())
+    for path in (tmp_path / "noise.mp4", tmp_path / "missing.webm"):
+        report = detector.analyze_file(path)
+        assert report.verdict == "error" and report.kind == "video" and report.fake_probability is None
+        assert report.error and "\n" not in report.error
+
+
+def test_damaged_frames_never_raise(detector, tmp_path, clips):
+    data = bytearray((clips / "moving.mp4").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = np.random.default_rng(2).integers(0, 256, 2000, np.uint8).tobytes()
+    (tmp_path / "damaged.mp4").write_bytes(bytes(data))
+    report = detector.analyze_file(tmp_path / "damaged.mp4", model="image")
+    assert report.verdict in ("real", "fake", "no_face", "error")
+    assert report.extra.get("frames_sampled", 0) <= 8
