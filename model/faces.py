@@ -36,19 +36,7 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Every face in an RGB uint8 image, largest first."""
-        height, width = rgb.shape[:2]
-        if min(height, width) < MIN_IMAGE_SIDE:
-            return []
-        scale = min(1.0, self.detection_side / max(height, width))
-        small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)),
-                                                     interpolation=cv2.INTER_AREA)
-        found = self._mtcnn.detect_faces(np.ascontiguousarray(small))
-        faces = [
-            Face(box=_to_original(result["box"], scale, width, height), score=float(result["confidence"]))
-            for result in found
-            if result["confidence"] >= self.min_confidence
-        ]
-        return sorted(faces, key=lambda face: face.box[2] * face.box[3], reverse=True)
+        return self.detect_many([rgb])[0]
 
     def detect_many(self, frames: list[np.ndarray], detection_side: int | None = None) -> list[list[Face]]:
         """Faces in each of a batch of same-sized RGB frames (video frames), found in one MTCNN call, largest first.

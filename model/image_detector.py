@@ -44,8 +44,9 @@ class ImageDetector:
     def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False) -> Report:
         """Report for an RGB uint8 image; ``faces_cropped`` treats the whole image as one face crop."""
         height, width = rgb.shape[:2]
+        found: list[tuple[tuple[int, int, int, int], float | None, np.ndarray]]
         if faces_cropped:
-            found: list[tuple[tuple[int, int, int, int], float | None, np.ndarray]] = [((0, 0, width, height), None, rgb)]
+            found = [((0, 0, width, height), None, rgb)]
         else:
             found = [(face.box, face.score, crop_face(rgb, face.box)) for face in self.faces.detect(rgb)]
         report = Report(path=path, kind="image", verdict="no_face", model=self.scorer.name,
