@@ -1,0 +1,326 @@
+"""Deepfake detector web app: Image, Webcam and Video tabs, the model card, and two API endpoints.
+
+    python app.py [--host 0.0.0.0] [--port 7860] [--share] [--image-model PATH] [--video-model PATH]
+
+Wiring only: detection lives in model/, what is shown for a result in model/presentation.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry calls at start
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import Future  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from model import presentation as show  # noqa: E402
+from model.faces import FaceDetector  # noqa: E402
+from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
+from model.imaging import MAX_FILE_BYTES, InputError, read_image  # noqa: E402
+from model.store import DEFAULT_IMAGE_MODEL, read_metadata  # noqa: E402
+from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+EXAMPLES = ASSETS / "examples"
+ON_SPACES = bool(os.getenv("SPACE_ID"))
+SHIPPED_MODELS = {DEFAULT_IMAGE_MODEL.resolve(), Path(DEFAULT_VIDEO_MODEL).resolve()}
+log = logging.getLogger("app")
+
+MODEL_CHOICES = {"video": "Video model (whole clip)", "image": "Image model (frame by frame)"}
+RESULT_HELP = ("Fake probability is the model's estimate that a face was manipulated; the verdict compares the "
+               "most suspicious face with the model's decision threshold.")
+
+
+def sentence(message: str) -> str:
+    """An InputError's fragment as one sentence for a notification."""
+    message = message.strip() or "the file could not be analysed"
+    return message[0].upper() + message[1:] + ("" if message.endswith((".", "!", "?")) else ".")
+
+
+@contextmanager
+def user_errors(kind: str):
+    """Turn a bad input into one short sentence for the user; anything unexpected is logged, not shown."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except InputError as error:
+        raise gr.Error(sentence(str(error)), print_exception=False) from None
+    except Exception:
+        log.exception("analysing a %s failed", kind)
+        raise gr.Error(f"Something went wrong while analysing this {kind}. Please try another file.",
+                       print_exception=False) from None
+
+
+def guarded(component: gr.components.Component, reader=None) -> gr.components.Component:
+    """Make a component's input checks end in one short sentence and no server-side traceback.
+
+    gr.Image opens uploads with PIL and gr.Radio checks its choices before any handler runs; ``reader``, such as
+    read_image, gives the precise reason when preprocessing fails. The instance's method is wrapped because a
+    component subclass would make Gradio write a .pyi file beside this one.
+    """
+    preprocess = component.preprocess
+
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error as error:
+            error.print_exception = False
+            raise
+        except Exception:
+            message = "this input could not be read"
+            try:
+                if reader is not None:
+                    reader(payload.path)
+            except InputError as error:  # empty, too large, not an image...
+                message = str(error)
+            except Exception:
+                pass
+            raise gr.Error(sentence(message), print_exception=False) from None
+
+    component.preprocess = checked
+    return component
+
+
+def result_panel(prefix: str) -> list[gr.components.Component]:
+    """Verdict, confidences, boxed picture, crop gallery and the JSON report of one picture."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            verdict = gr.Markdown(label="Verdict", elem_id=f"{prefix}-verdict")
+            confidence = gr.Label(label="Confidence", show_heading=False, elem_id=f"{prefix}-confidence")
+        boxed = gr.Image(label="Faces found", show_label=False, type="filepath", interactive=False, scale=3,
+                         elem_id=f"{prefix}-boxed")
+    crops = gr.Gallery(label="Face crops", columns=6, fit_columns=False, height=150, object_fit="contain",
+                       elem_id=f"{prefix}-crops")
+    with gr.Accordion("JSON report", open=False):
+        report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
+        report_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
+                              elem_id=f"{prefix}-report-json")
+    return [verdict, confidence, boxed, crops, report_file, report_json]
+
+
+def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], report_dir: Path,
+              image_model_path: str | Path = DEFAULT_IMAGE_MODEL,
+              video_model_path: str | Path = DEFAULT_VIDEO_MODEL) -> gr.Blocks:
+    """The Blocks app around the loaded image detector and the video detector being loaded (``videos``); handlers
+    only call model/ and model/presentation.py.
+
+    The About tab shows the cards written beside the loaded models, and the test figures in assets/ only for the
+    shipped models they were made for.
+    """
+    has_video = Path(video_model_path).exists()  # VideoDetector's own rule, known before it has loaded
+    video_models = ["video", "image"] if has_video else ["image"]
+
+    def analyze_image(image: str | None):
+        """Find and score every face in one image file.
+
+        Returns: verdict (markdown), confidences {"fake", "real"}, picture with boxes, face crops, JSON report file,
+        JSON report (the scan CLI's fields).
+        """
+        if not image:
+            raise gr.Error("Upload or paste an image first.", print_exception=False)
+        with user_errors("image"):
+            rgb = read_image(image)
+            report = image_detector.analyze(rgb, path=image)
+            data, folder = show.record(report), show.request_folder(report_dir)
+            return (show.verdict_markdown(report), show.confidences(report),
+                    show.save_picture(show.annotate(rgb, report), folder / "faces.jpg"),
+                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data))
+
+    def analyze_snapshot(image: str | None):
+        if not image:  # the snapshot was cleared
+            return [gr.skip()] * 6
+        return analyze_image(image)
+
+    def analyze_video(video: str | None, model: str = video_models[0]):
+        """Score the faces of one video clip with the video model or the image model frame by frame.
+
+        Returns: verdict (markdown), confidences {"fake", "real"}, fake probability over time, sampled face crops,
+        JSON report file, JSON report (the scan CLI's fields plus per-frame results).
+        """
+        if not video:
+            raise gr.Error("Upload or record a video first.", print_exception=False)
+        try:
+            video_detector = videos.result()  # waits while the video model is still loading
+        except Exception:
+            raise gr.Error("The video model could not be loaded; the server log says why.",
+                           print_exception=False) from None
+        with user_errors("video"):
+            report = video_detector.analyze_file(video, model=model)
+            if report.verdict == "error":
+                raise InputError(report.error or "the video could not be read")
+            data, folder = show.record(report), show.request_folder(report_dir)
+            return (show.verdict_markdown(report, "clip"), show.confidences(report), show.timeline(report),
+                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data))
+
+    image_metadata = image_detector.scorer.metadata
+    with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# Deepfake detector\nFinds the faces in a picture or a clip and estimates, for each, how likely "
+                    "it is to be manipulated. A research demo: read the **About** tab before trusting a verdict.")
+        with gr.Tabs():
+            with gr.Tab("Image", id="image"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        image_in = guarded(gr.Image(label="Image (upload, drop or paste)", type="filepath",
+                                                    sources=["upload", "clipboard"], image_mode=None, height=320,
+                                                    elem_id="image-input"), read_image)
+                        image_button = gr.Button("Analyze image", variant="primary", elem_id="image-button")
+                        gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[image_in],
+                                    cache_examples=False, label="Examples (made by this project)")
+                    with gr.Column(scale=3):
+                        image_out = result_panel("image")
+                gr.Markdown(RESULT_HELP)
+            with gr.Tab("Webcam", id="webcam"):
+                gr.Markdown("Take a snapshot with your camera; it is analysed as soon as it is taken. Uploads, "
+                            "snapshots and results are deleted from the server after about an hour.")
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        snapshot = guarded(gr.Image(label="Camera", sources=["webcam"], type="filepath",
+                                                    image_mode=None, height=320, elem_id="webcam-input"),
+                                           read_image)
+                    with gr.Column(scale=3):
+                        webcam_out = result_panel("webcam")
+            with gr.Tab("Video", id="video"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        video_in = guarded(gr.Video(label="Video (upload or record)", sources=["upload", "webcam"],
+                                                    include_audio=True, height=320, elem_id="video-input"))
+                        model_in = guarded(gr.Radio([(MODEL_CHOICES[m], m) for m in video_models],
+                                                    value=video_models[0], label="Model",
+                                                    interactive=len(video_models) > 1, elem_id="video-model"))
+                        video_button = gr.Button("Analyze video", variant="primary", elem_id="video-button")
+                        clips = sorted(EXAMPLES.glob("*.webm"))
+                        if clips:
+                            gr.Examples([[str(p)] for p in clips], inputs=[video_in], cache_examples=False,
+                                        label="Examples (made by this project)")
+                    with gr.Column(scale=3):
+                        video_verdict = gr.Markdown(label="Verdict", elem_id="video-verdict")
+                        video_confidence = gr.Label(label="Confidence", show_heading=False,
+                                                    elem_id="video-confidence")
+                        video_plot = gr.LinePlot(x="time (s)", y="fake probability", color="series",
+                                                 y_lim=[0, 1], label="Fake probability over time",
+                                                 color_map={"fake probability": "#dc2626", "threshold": "#6b7280"},
+                                                 elem_id="video-plot")
+                video_crops = gr.Gallery(label="Sampled face crops", columns=10, fit_columns=False, height=250,
+                                         object_fit="contain", elem_id="video-crops")
+                with gr.Accordion("JSON report", open=False):
+                    video_file = gr.File(label="Download", elem_id="video-report-file")
+                    video_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
+                                         elem_id="video-report-json")
+            with gr.Tab("About", id="about"):
+                video_metadata = read_metadata(video_model_path) if has_video else {}
+                video_name = f"{video_metadata.get('architecture', 'video')}@{Path(video_model_path).name}"
+                models = [("Image model", image_detector.scorer.name, image_metadata),
+                          ("Video model", video_name if has_video else None, video_metadata)]
+                loaded = [image_model_path] + ([video_model_path] if has_video else [])
+                shipped = [show.model_kind(path) for path in loaded if Path(path).resolve() in SHIPPED_MODELS]
+                gr.Markdown(show.about_markdown(models, show.model_cards(loaded)), elem_id="about-card")
+                with gr.Row():
+                    for path, caption in show.about_images(ASSETS, shipped):
+                        gr.Image(path, label=caption, interactive=False, buttons=["fullscreen"])
+                gr.Markdown(show.LIMITS, elem_id="about-limits")
+
+        image_button.click(analyze_image, [image_in], image_out, api_name="analyze_image",
+                           concurrency_id="analysis")
+        snapshot.change(analyze_snapshot, [snapshot], webcam_out, api_visibility="private",
+                        concurrency_id="analysis", trigger_mode="always_last")
+        video_button.click(analyze_video, [video_in, model_in],
+                           [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json],
+                           api_name="analyze_video", concurrency_id="analysis")
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python app.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=None,
+                        help="interface to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (default: $GRADIO_SERVER_PORT or the first free one from 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    parser.add_argument("--image-model", default=os.getenv("DEEPFAKE_IMAGE_MODEL", str(DEFAULT_IMAGE_MODEL)),
+                        help="the .keras image model (default: $DEEPFAKE_IMAGE_MODEL or the shipped one)")
+    parser.add_argument("--video-model", default=os.getenv("DEEPFAKE_VIDEO_MODEL", str(DEFAULT_VIDEO_MODEL)),
+                        help="the .keras video model (default: $DEEPFAKE_VIDEO_MODEL or the shipped one)")
+    parser.add_argument("--concurrency", type=int, default=int(os.getenv("DEEPFAKE_CONCURRENCY", "2")),
+                        help="analyses run at the same time; the rest wait in the queue (default 2)")
+    parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue")
+    parser.add_argument("--max-file-mb", type=float, default=MAX_FILE_BYTES / 2**20,
+                        help="largest upload in MB (default %(default).0f)")
+    return parser.parse_args(argv)
+
+
+def load_image_detector(args: argparse.Namespace) -> ImageDetector:
+    """Load the image model and warm the face finder and the model up, so that the first request is fast."""
+    detector = ImageDetector(FaceScorer(args.image_model), FaceDetector())
+    warm_up = EXAMPLES / "astronaut.jpg"
+    if warm_up.exists():
+        detector.analyze_file(warm_up)
+    return detector
+
+
+def load_video_detector(image_detector: ImageDetector, path: str | Path) -> VideoDetector:
+    """Load the video model (building its graph takes many seconds on a CPU) and analyse the example clip once,
+    sharing the image model and the face finder. Runs in the background while the app already serves."""
+    started = time.monotonic()
+    try:
+        detector = VideoDetector(image_detector.scorer, path, faces=image_detector.faces)
+        clip = EXAMPLES / "astronaut_clip.webm"
+        if clip.exists():
+            detector.analyze_file(clip, model=detector.available_models[0])
+    except Exception:
+        log.exception("cannot load the video model %s: the Video tab will report it", path)
+        raise
+    log.info("video path ready in %.1f s (%s)", time.monotonic() - started, ", ".join(detector.available_models))
+    return detector
+
+
+def settle(future: Future, function, *args) -> None:
+    """Run ``function(*args)`` and put its result, or its exception, in ``future``."""
+    try:
+        future.set_result(function(*args))
+    except BaseException as error:
+        future.set_exception(error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = parse_args(argv)
+    try:
+        image_detector = load_image_detector(args)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        print(f"app.py: cannot load the models: {error}\n"
+              "The shipped ones are in model/weights/ (a clone made without git-lfs needs `git lfs pull`); "
+              "--image-model and --video-model choose others.", file=sys.stderr)
+        return 2
+    videos: Future[VideoDetector] = Future()
+    threading.Thread(target=settle, args=(videos, load_video_detector, image_detector, args.video_model),
+                     name="video-model", daemon=True).start()
+    report_dir = Path(tempfile.mkdtemp(prefix="deepfake-reports-"))
+    atexit.register(shutil.rmtree, report_dir, ignore_errors=True)
+    demo = build_app(image_detector, videos, report_dir, args.image_model, args.video_model)
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    if args.share and ON_SPACES:
+        log.info("--share is ignored on Hugging Face Spaces: the Space already has a public address")
+    log.info("image model %s ready; loading the video path in the background", image_detector.scorer.name)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share and not ON_SPACES,
+                max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

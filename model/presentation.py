@@ -1,0 +1,281 @@
+"""What the app shows for a report: verdict text, confidences, boxed picture, crop gallery, time plot, JSON file.
+
+Pure functions of a ``Report`` (no Gradio import), so the app only wires components to them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from model.report import Report
+
+FAKE_RGB = (220, 38, 38)
+REAL_RGB = (22, 163, 74)
+DISPLAY_SIDE = 1280
+REPORT_MAX_AGE_S = 3600
+VERDICT_WORDS = {"fake": "Likely fake", "real": "Likely real", "no_face": "No face found", "error": "Not analysed"}
+NO_FACE_MESSAGE = ("No face was found, so there is nothing to score. Try a sharper, well-lit, front-facing "
+                   "picture where the face is at least about 40 pixels wide.")
+LIMITS = """\
+### Before you trust a verdict
+
+* These models were trained and tested on one research data set. **Accuracy drops on other data sets**, on new
+  manipulation methods and on **heavily compressed** pictures or videos (messaging apps, screenshots of screenshots).
+* A score is evidence, not proof: a "real" verdict does not certify a picture, and a "fake" one can be a false alarm.
+  Do not use it alone to make decisions about people.
+* The training data is licensed for **research only**; so are these weights.
+* Only faces are scored: edits elsewhere in the picture, voice or text are not checked.
+"""
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars and arrays and paths."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def record(report: Report, name: str | None = None) -> dict[str, Any]:
+    """The scan CLI's JSON for ``report``, with ``path`` reduced to the file's own name (no server paths)."""
+    data = report.to_json()
+    if name is not None or data.get("path"):
+        data["path"] = name if name is not None else Path(data["path"]).name
+    return json.loads(json.dumps(data, default=_plain))
+
+
+def report_text(data: dict[str, Any]) -> str:
+    """The JSON report as the text that is shown and downloaded."""
+    return json.dumps(data, indent=2, default=_plain) + "\n"
+
+
+def request_folder(directory: str | Path, max_age_s: float = REPORT_MAX_AGE_S) -> Path:
+    """A fresh folder under ``directory`` for one request's files; folders older than ``max_age_s`` are removed.
+
+    The app hands Gradio files rather than arrays: Gradio copies files into its cache atomically, whereas arrays
+    are encoded straight to a content-addressed path, which two identical concurrent requests can truncate under
+    a reader.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - max_age_s
+    for old in directory.iterdir():
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(dir=directory))
+
+
+def save_picture(rgb: np.ndarray, path: str | Path, quality: int = 90) -> str:
+    """Write an RGB array as a JPEG (or PNG, by suffix); returns the path as a string."""
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
+                       [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write {path}")
+    return str(path)
+
+
+def write_report(data: dict[str, Any], folder: str | Path) -> Path:
+    """Write ``data`` as ``<input name>_report.json`` in ``folder``."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(data.get("path") or "upload")).stem)[:60] or "upload"
+    path = Path(folder) / f"{stem}_report.json"
+    path.write_text(report_text(data))
+    return path
+
+
+def confidences(report: Report) -> dict[str, float] | None:
+    """Label-style confidences ``{"fake": p, "real": 1 - p}``; None when nothing was scored."""
+    if report.fake_probability is None:
+        return None
+    probability = float(np.clip(report.fake_probability, 0.0, 1.0))
+    return {"fake": round(probability, 4), "real": round(1.0 - probability, 4)}
+
+
+def verdict_markdown(report: Report, subject: str = "picture") -> str:
+    """A heading with the verdict and one line that says how it was reached."""
+    heading = f"## {VERDICT_WORDS.get(report.verdict, report.verdict)}"
+    if report.verdict == "error":
+        return f"{heading}\n\n{report.error or 'The file could not be analysed.'}"
+    if report.verdict == "no_face":
+        if report.kind == "video":
+            sampled = report.extra.get("frames_sampled")
+            where = f"in any of the {sampled} sampled frames" if sampled else "in the sampled frames"
+            return f"{heading}\n\n" + NO_FACE_MESSAGE.replace("No face was found", f"No face was found {where}"
+                                                             ).replace("picture", "clip")
+        return f"{heading}\n\n{NO_FACE_MESSAGE}"
+    faces = len(report.faces)
+    threshold = 0.5 if report.threshold is None else report.threshold
+    lines = [heading,
+             f"Fake probability **{report.fake_probability:.2f}** (the model calls it fake at "
+             f"{threshold:.2f} or above)."]
+    if report.kind == "video":
+        lines.append(frames_line(report))
+        baseline = (report.extra.get("scores") or {}).get("image")
+        if report.extra.get("video_model") == "video" and baseline is not None:
+            lines.append(f"The image model alone gives {baseline:.2f} on the same faces.")
+        if report.extra.get("truncated"):
+            lines.append("This clip is long: only its first part was analysed.")
+    elif faces == 1:
+        lines.append(f"1 face scored in this {subject}.")
+    else:
+        lines.append(f"{faces} faces scored in this {subject}; the verdict follows the most suspicious one.")
+    lines.append(f"Model: `{report.model}`")
+    return "\n\n".join(line for line in lines if line)
+
+
+def frames_line(report: Report) -> str:
+    """How many of the sampled frames had a face."""
+    with_face = report.extra.get("frames_with_face")
+    sampled = report.extra.get("frames_sampled")
+    if with_face is None or sampled is None:
+        return ""
+    return f"A face was found in **{with_face} of {sampled}** sampled frames."
+
+
+def _label_box(image: np.ndarray, box: tuple[int, int, int, int], text: str, color: tuple[int, int, int],
+               scale: float) -> None:
+    x, y, w, h = box
+    thickness = max(2, int(round(3 * scale)))
+    cv2.rectangle(image, (x, y), (x + w, y + h), color, thickness, cv2.LINE_AA)
+    font_scale = max(0.45, 0.7 * scale)
+    (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(1, thickness // 2))
+    top = y - text_h - baseline - 4 if y - text_h - baseline - 4 >= 0 else y + h
+    cv2.rectangle(image, (x - thickness // 2, top), (x + text_w + 6, top + text_h + baseline + 4), color, -1)
+    cv2.putText(image, text, (x + 3, top + text_h + 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+                max(1, thickness // 2), cv2.LINE_AA)
+
+
+def annotate(rgb: np.ndarray, report: Report, max_side: int = DISPLAY_SIDE) -> np.ndarray:
+    """A copy of the picture (downscaled to ``max_side``) with every face boxed and labelled with its score."""
+    height, width = rgb.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    image = rgb.copy() if factor == 1.0 else cv2.resize(rgb, (max(1, round(width * factor)),
+                                                              max(1, round(height * factor))),
+                                                        interpolation=cv2.INTER_AREA)
+    image = np.ascontiguousarray(image)
+    scale = max(image.shape[:2]) / 640.0
+    threshold = report.threshold if report.threshold is not None else 0.5
+    for index, face in enumerate(report.faces, start=1):
+        box = tuple(int(round(v * factor)) for v in face.box)
+        fake = face.fake_probability >= threshold
+        text = f"{index}: {'fake' if fake else 'real'} {face.fake_probability:.2f}"
+        _label_box(image, box, text, FAKE_RGB if fake else REAL_RGB, scale)
+    return image
+
+
+def face_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
+    """The face crops saved in ``folder``, captioned like their boxes: number, call and fake probability."""
+    threshold = report.threshold if report.threshold is not None else 0.5
+    return [(save_picture(face.crop, Path(folder) / f"face_{index}.jpg"),
+             f"{index}: {'fake' if face.fake_probability >= threshold else 'real'} {face.fake_probability:.2f}")
+            for index, face in enumerate(report.faces, start=1)]
+
+
+def timeline(report: Report) -> pd.DataFrame:
+    """Fake probability over time for frames with a face, plus the threshold as a second series."""
+    rows = [{"time (s)": float(frame["time_s"]), "fake probability": float(frame["fake_probability"]),
+             "series": "fake probability"}
+            for frame in report.extra.get("frames", [])
+            if frame.get("fake_probability") is not None and frame.get("time_s") is not None]
+    if rows and report.threshold is not None:
+        times = [row["time (s)"] for row in rows]
+        rows += [{"time (s)": t, "fake probability": float(report.threshold), "series": "threshold"}
+                 for t in (min(times), max(times))]
+    return pd.DataFrame(rows, columns=["time (s)", "fake probability", "series"])
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[str]:
+    names = [("count", "test items"), ("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
+             ("precision", "precision (fake)"), ("recall", "recall (fake)"), ("f1", "F1"), ("roc_auc", "ROC-AUC")]
+    rows = []
+    for key, label in names:
+        value = metrics.get(key)
+        if value is not None:
+            rows.append(f"| {label} | {value:.3f} |" if isinstance(value, float) else f"| {label} | {value} |")
+    return rows
+
+
+def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str:
+    """Markdown for one model: what it is, what it was trained on and its test metrics from its metadata."""
+    if not name:
+        return f"### {title}\n\nNot installed in this app."
+    lines = [f"### {title}", f"`{name}`"]
+    facts = []
+    if metadata.get("architecture"):
+        facts.append(f"* Architecture: **{metadata['architecture']}**")
+    if metadata.get("image_size"):
+        facts.append(f"* Input: {metadata['image_size']}×{metadata['image_size']} RGB face crops")
+    if metadata.get("threshold") is not None:
+        facts.append(f"* Decision threshold: fake at probability ≥ {float(metadata['threshold']):.3f} "
+                     "(chosen on the validation split)")
+    if metadata.get("data"):
+        facts.append(f"* Trained on: `{Path(str(metadata['data'])).name}`")
+    counts = metadata.get("counts")
+    if isinstance(counts, dict) and counts:
+        facts.append("* Images per split: " + "; ".join(
+            f"{split} " + (", ".join(f"{n} {label}" for label, n in value.items()) if isinstance(value, dict)
+                           else str(value)) for split, value in counts.items()))
+    lines.append("\n".join(facts))
+    metrics = metadata.get("test_metrics")
+    if isinstance(metrics, dict):
+        rows = _metric_rows(metrics)
+        if rows:
+            lines.append("Test metrics (held-out test split, at the threshold above):\n\n| metric | value |\n"
+                         "|---|---|\n" + "\n".join(rows))
+    else:
+        lines.append("No test metrics were stored with this model.")
+    return "\n\n".join(lines)
+
+
+def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: list[str | Path]) -> str:
+    """The About tab: each model's facts and metrics, then the model cards that exist (headings one level down).
+
+    ``LIMITS`` is separate so that the app can show the ROC and confusion figures before it.
+    """
+    parts = ["## About the models",
+             "Each face is found with MTCNN, cropped with a little margin and scored by a small CNN trained to tell "
+             "real faces from manipulated ones. A picture is called by its most suspicious face; a clip either by "
+             "the video model (a frame encoder with a recurrent layer over the sampled frames) or by the image "
+             "model frame by frame."]
+    parts += [model_section(title, name, metadata) for title, name, metadata in models]
+    for card in cards:
+        try:
+            text = Path(card).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if text:
+            text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)  # front matter
+            parts.append(re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M))
+    return "\n\n".join(parts)
+
+
+def model_kind(model_path: str | Path) -> str:
+    """``image`` for image_model.keras, ``video`` for video_model.keras: the prefix of its card and figures."""
+    return Path(model_path).stem.split("_")[0].lower()
+
+
+def model_cards(model_paths: list[str | Path]) -> list[Path]:
+    """The cards written beside the given models: ``IMAGE_MODEL_CARD.md`` beside ``image_model.keras``, etc."""
+    cards = {card for path in model_paths for card in Path(path).parent.glob("*MODEL_CARD*.md")
+             if card.name.lower().startswith(model_kind(path))}
+    return sorted(cards)
+
+
+def about_images(directory: str | Path, kinds: list[str]) -> list[tuple[str, str]]:
+    """ROC and confusion-matrix PNGs in ``directory`` for the given model kinds (``image_test_roc.png``...)."""
+    directory = Path(directory)
+    images = sorted(p for p in directory.glob("*.png")
+                    if re.search(r"roc|confusion", p.stem, re.I) and p.stem.lower().split("_")[0] in kinds)
+    return [(str(p), p.stem.replace("_", " ")) for p in images]

@@ -1,0 +1,319 @@
+"""The app as its users reach it: a real `python app.py` server on a free port, called through gradio_client.
+
+Also the presentation helpers the app wires to its components (boxes, captions, time plot, report file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.report import Report, ScoredFace
+from tests.browser_support import ROOT, AppServer, small_video_model
+
+EXAMPLES = ROOT / "assets" / "examples"
+SCAN_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error"}
+MAX_FILE_MB = 1
+
+
+# ---------------------------------------------------------------- presentation (no server)
+
+def _report(faces: list[tuple[tuple[int, int, int, int], float]], threshold: float = 0.5) -> Report:
+    crop = np.full((20, 20, 3), 128, np.uint8)
+    report = Report(path="/tmp/gradio/abc/photo.jpg", kind="image", verdict="no_face", threshold=threshold,
+                    model="meso4@m.keras")
+    report.faces = [ScoredFace(box, 0.99, p, crop) for box, p in faces]
+    if faces:
+        report.fake_probability = max(p for _, p in faces)
+        report.verdict = "fake" if report.fake_probability >= threshold else "real"
+    return report
+
+
+def test_annotate_boxes_every_face_in_its_colour():
+    from model import presentation as show
+
+    rgb = np.full((400, 600, 3), 255, np.uint8)
+    report = _report([((50, 100, 80, 80), 0.9), ((300, 120, 60, 60), 0.1)])
+    boxed = show.annotate(rgb, report)
+    assert boxed.shape == rgb.shape and rgb.min() == 255  # a copy; the input is untouched
+    assert tuple(boxed[140, 50]) == show.FAKE_RGB  # left edge of the fake face's box
+    assert tuple(boxed[150, 300]) == show.REAL_RGB
+    large = show.annotate(np.zeros((3000, 4000, 3), np.uint8), report)
+    assert max(large.shape[:2]) == show.DISPLAY_SIDE
+
+
+def test_verdicts_confidences_and_captions(tmp_path):
+    from model import presentation as show
+
+    report = _report([((0, 0, 10, 10), 0.8), ((20, 0, 10, 10), 0.3)], threshold=0.6)
+    assert show.confidences(report) == {"fake": 0.8, "real": 0.2}
+    text = show.verdict_markdown(report)
+    assert "Likely fake" in text and "0.80" in text and "2 faces" in text
+    gallery = show.face_gallery(report, tmp_path)
+    assert [caption for _, caption in gallery] == ["1: fake 0.80", "2: real 0.30"]
+    assert all(Path(path).stat().st_size > 0 for path, _ in gallery)
+    empty = _report([])
+    assert show.confidences(empty) is None and show.face_gallery(empty, tmp_path) == []
+    assert "No face found" in show.verdict_markdown(empty)
+
+
+def test_record_and_report_file(tmp_path):
+    from model import presentation as show
+
+    data = show.record(_report([((1, 2, 3, 4), 0.25)]))
+    assert set(data) == SCAN_FIELDS and data["path"] == "photo.jpg"  # no server paths leak out
+    first, second = show.request_folder(tmp_path), show.request_folder(tmp_path)
+    assert first != second and first.parent == tmp_path
+    path = show.write_report(data, first)
+    assert path.name == "photo_report.json" and json.loads(path.read_text()) == data
+    assert json.loads(show.report_text(data)) == data
+    os.utime(first, (0, 0))
+    show.request_folder(tmp_path)
+    assert not first.exists() and second.exists()  # request folders older than an hour are removed
+
+
+def test_timeline_has_faces_only_and_the_threshold():
+    from model import presentation as show
+
+    report = _report([((0, 0, 10, 10), 0.7)])
+    report.kind = "video"
+    report.extra = {"frames": [{"index": 0, "time_s": 0.0, "box": [0, 0, 10, 10], "fake_probability": 0.7},
+                               {"index": 5, "time_s": 0.5, "box": None, "fake_probability": None},
+                               {"index": 9, "time_s": 0.9, "box": [0, 0, 10, 10], "fake_probability": 0.4}],
+                    "frames_with_face": 2, "frames_sampled": 3}
+    frame = show.timeline(report)
+    points = frame[frame["series"] == "fake probability"]
+    assert points["time (s)"].tolist() == [0.0, 0.9] and points["fake probability"].tolist() == [0.7, 0.4]
+    assert (frame[frame["series"] == "threshold"]["fake probability"] == 0.5).all()
+    assert "2 of 3" in show.verdict_markdown(report, "clip")
+    report.extra.update(video_model="video", scores={"image": 0.31, "video": 0.7}, truncated=True)
+    assert "image model alone gives 0.31" in show.verdict_markdown(report) and "first part" in show.verdict_markdown(
+        report)
+    faceless = _report([])
+    faceless.kind, faceless.extra = "video", {"frames": [], "frames_with_face": 0, "frames_sampled": 20}
+    assert "in any of the 20 sampled frames" in show.verdict_markdown(faceless)
+    assert "front-facing clip" in show.verdict_markdown(faceless)
+    assert show.timeline(_report([])).empty
+
+
+def test_about_lists_metrics_cards_and_limits(tmp_path):
+    from model import presentation as show
+
+    card = tmp_path / "IMAGE_MODEL_CARD.md"
+    card.write_text("---\nlicense: other\n---\n# Image model card\nTrained on things.\n")
+    metadata = {"architecture": "meso4", "image_size": 256, "threshold": 0.42, "data": "/data/dfdc-faces",
+                "counts": {"train": {"real": 3, "fake": 5}},
+                "test_metrics": {"count": 10, "accuracy": 0.9, "roc_auc": 0.95, "balanced_accuracy": None}}
+    text = show.about_markdown([("Image model", "meso4@image_model.keras", metadata), ("Video model", None, {})],
+                               [card])
+    assert "| ROC-AUC | 0.950 |" in text and "0.420" in text and "dfdc-faces" in text and "train 3 real" in text
+    assert "\n## Image model card" in text and "license: other" not in text and "Not installed" in text
+    assert "Accuracy drops on other data sets" in show.LIMITS and "research only" in show.LIMITS
+    for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):
+        (tmp_path / name).write_bytes(b"png")
+    assert show.about_images(tmp_path, ["image"]) == [(str(tmp_path / "image_test_roc.png"), "image test roc")]
+    (tmp_path / "image_model.keras").write_bytes(b"")
+    (tmp_path / "VIDEO_MODEL_CARD.md").write_text("# Video model card\n")
+    assert show.model_cards([tmp_path / "image_model.keras"]) == [card]
+    assert show.model_cards([tmp_path / "image_model.keras", tmp_path / "video_model.keras"]) == [
+        card, tmp_path / "VIDEO_MODEL_CARD.md"]
+
+
+# ---------------------------------------------------------------- the running app
+
+@pytest.fixture(scope="module")
+def video_model(tmp_path_factory) -> Path:
+    return small_video_model(tmp_path_factory.mktemp("models") / "video_model.keras")
+
+
+@pytest.fixture(scope="module")
+def app(small_image_model, video_model):
+    """The app with both models, its address given the Gradio way (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)."""
+    with AppServer("--image-model", str(small_image_model), "--video-model", str(video_model),
+                   "--max-file-mb", str(MAX_FILE_MB), address_from_env=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    photo = (EXAMPLES / "astronaut.jpg").read_bytes()
+    files = {"text.jpg": b"this is not a picture", "truncated.jpg": photo[:4000], "empty.png": b"",
+             "big.jpg": photo + bytes(MAX_FILE_MB * 2**20), "clip.mp4": b"\x00\x00\x00\x18ftypmp42" + bytes(500)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def analyze_image(client, path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), api_name="/analyze_image")
+
+
+def test_named_endpoints(client):
+    info = client.view_api(print_info=False, return_format="dict")
+    assert set(info["named_endpoints"]) == {"/analyze_image", "/analyze_video"}
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/analyze_image"]["parameters"]] == ["image"]
+    video, model = info["named_endpoints"]["/analyze_video"]["parameters"]
+    assert video["parameter_name"] == "video" and model["parameter_name"] == "model"
+    assert model["parameter_default"] == "video" and model["type"]["enum"] == ["video", "image"]
+    assert not info["unnamed_endpoints"]
+
+
+def test_config_has_no_analytics_and_the_upload_limit(app):
+    with urllib.request.urlopen(app.url + "config", timeout=10) as response:
+        config = json.load(response)
+    assert config["analytics_enabled"] is False
+    assert config["max_file_size"] == MAX_FILE_MB * 2**20
+
+
+def test_photo_with_face(client):
+    verdict, confidence, boxed, crops, report_file, report_text = analyze_image(client, EXAMPLES / "astronaut.jpg")
+    assert verdict.startswith("## Likely ") and "1 face scored" in verdict
+    scores = {item["label"]: item["confidence"] for item in confidence["confidences"]}
+    assert set(scores) == {"fake", "real"} and scores["fake"] + scores["real"] == pytest.approx(1, abs=1e-3)
+    assert confidence["label"] in ("fake", "real")
+    from PIL import Image
+
+    with Image.open(boxed) as image:
+        assert image.size == (512, 512)
+    assert len(crops) == 1 and crops[0]["caption"].startswith("1: ")
+    report = json.loads(report_text)
+    assert json.loads(Path(report_file).read_text()) == report and Path(report_file).name == "astronaut_report.json"
+    assert set(report) == SCAN_FIELDS and report["kind"] == "image" and report["path"] == "astronaut.jpg"
+    assert report["verdict"] in ("real", "fake") and report["fake_probability"] == scores["fake"]
+    assert len(report["faces"]) == 1 and report["faces"][0]["score"] > 0.9
+
+
+def test_reports_match_the_scan_cli(client, small_image_model, video_model):
+    """The app's JSON reports and `python -m model.scan` agree field for field on the same photo and clip."""
+    from gradio_client import handle_file
+
+    photo, clip = EXAMPLES / "two_faces.jpg", EXAMPLES / "astronaut_clip.webm"
+    *_, photo_report = analyze_image(client, photo)
+    *_, clip_report = client.predict(handle_file(str(clip)), "video", api_name="/analyze_video")
+    result = subprocess.run([sys.executable, "-m", "model.scan", "--quiet", "--image-model", str(small_image_model),
+                             "--video-model", str(video_model), "--model", "video", str(photo), str(clip)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    scanned = [json.loads(line) for line in result.stdout.splitlines()]
+    for report, expected in zip((json.loads(photo_report), json.loads(clip_report)), scanned, strict=True):
+        assert set(report) == set(expected)
+        assert {**report, "path": None} == {**expected, "path": None}
+        assert report["path"] == Path(expected["path"]).name
+    assert len(scanned[0]["faces"]) == 2 and scanned[1]["video_model"] == "video"
+
+
+def test_image_without_face_is_a_result(client):
+    verdict, confidence, boxed, crops, report_file, report_text = analyze_image(client, EXAMPLES / "no_face.jpg")
+    assert "No face found" in verdict and "nothing to score" in verdict
+    assert not confidence.get("confidences") and crops == [] and boxed
+    report = json.loads(report_text)
+    assert report["verdict"] == "no_face" and report["faces"] == [] and report["fake_probability"] is None
+
+
+@pytest.mark.parametrize(("name", "message"), [("text.jpg", "Not a readable image file."),
+                                               ("truncated.jpg", "The image is corrupt or truncated."),
+                                               ("empty.png", "The file is empty.")])
+def test_bad_image_gets_one_sentence(client, bad_files, name, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        analyze_image(client, bad_files / name)
+    assert str(caught.value) == message
+
+
+def test_upload_over_the_limit_is_refused(app, client, bad_files):
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        analyze_image(client, bad_files / "big.jpg")
+    # The server refuses it too, with one sentence, when a client does not check first.
+    boundary = "----limit"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + (bad_files / "big.jpg").read_bytes() + \
+        f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(app.url + "gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 413 and b"maximum allowed size" in caught.value.read()
+
+
+@pytest.mark.parametrize("model", ["video", "image"])
+def test_short_video(client, model):
+    from gradio_client import handle_file
+
+    verdict, confidence, plot, crops, report_file, report_text = client.predict(
+        handle_file(str(EXAMPLES / "astronaut_clip.webm")), model, api_name="/analyze_video")
+    report = json.loads(report_text)
+    assert SCAN_FIELDS <= set(report) and report["kind"] == "video" and report["path"] == "astronaut_clip.webm"
+    assert report["video_model"] == model and f"`{report['model']}`" in verdict
+    assert report["frames_sampled"] >= 10 and report["frames_with_face"] >= report["frames_sampled"] - 2
+    assert f"{report['frames_with_face']} of {report['frames_sampled']}" in verdict
+    assert report["verdict"] in ("real", "fake") and confidence["confidences"][0]["confidence"] >= 0.5
+    columns = plot["value"]["columns"] if "value" in plot else plot["columns"]
+    rows = plot["value"]["data"] if "value" in plot else plot["data"]
+    assert columns == ["time (s)", "fake probability", "series"]
+    assert sum(row[2] == "fake probability" for row in rows) == report["frames_with_face"]
+    assert len(crops) == len(report["faces"]) > 0
+    assert json.loads(Path(report_file).read_text()) == report
+
+
+def test_video_without_a_face_is_a_result(client, tmp_path):
+    import cv2
+    from gradio_client import handle_file
+
+    path = tmp_path / "landscape.webm"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), 10, (480, 360))
+    for _ in range(10):
+        writer.write(cv2.imread(str(EXAMPLES / "no_face.jpg")))
+    writer.release()
+    verdict, confidence, _, crops, _, report_text = client.predict(handle_file(str(path)), "image",
+                                                                   api_name="/analyze_video")
+    report = json.loads(report_text)
+    assert "No face found" in verdict and "sampled frames" in verdict
+    assert report["verdict"] == "no_face" and report["frames_with_face"] == 0 and crops == []
+
+
+def test_video_errors_are_one_sentence(client, bad_files):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    for name in ("clip.mp4", "text.jpg"):
+        with pytest.raises(AppError) as caught:
+            client.predict(handle_file(str(bad_files / name)), "image", api_name="/analyze_video")
+        message = str(caught.value)
+        assert message and "\n" not in message and "Traceback" not in message and len(message) < 120
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict(handle_file(str(EXAMPLES / "astronaut_clip.webm")), "audio", api_name="/analyze_video")
+
+
+def test_keeps_serving_without_tracebacks(app, client, bad_files):
+    test_bad_image_gets_one_sentence(client, bad_files, "text.jpg", "Not a readable image file.")
+    verdict, *_ = analyze_image(client, EXAMPLES / "astronaut.jpg")
+    assert verdict.startswith("## Likely ")
+    assert app.process.poll() is None
+    assert "Traceback" not in app.output()
+
+
+def test_missing_model_is_one_line_and_exit_2(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--image-model", str(tmp_path / "none.keras")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "cannot load the models" in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 60
