@@ -49,21 +49,21 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def best_logged_auc(history_csv: Path) -> float | None:
-    """The best Validation AUC of an interrupted run, so a resumed run only keeps better checkpoints."""
+def logged_val_aucs(history_csv: Path) -> list[float]:
+    """Validation AUC of every epoch logged so far, an interrupted and resumed run's earlier epochs included."""
     if not history_csv.exists():
-        return None
+        return []
     with history_csv.open() as handle:
-        values = [float(row["val_auc"]) for row in csv.DictReader(handle) if row.get("val_auc")]
-    return max(values) if values else None
+        return [float(row["val_auc"]) for row in csv.DictReader(handle) if row.get("val_auc")]
 
 
 def make_callbacks(out: Path, logdir: Path, patience: int) -> list[keras.callbacks.Callback]:
     """Best-AUC checkpoint, resumable backup, early stopping, LR schedule, TensorBoard and a CSV log."""
+    best_so_far = max(logged_val_aucs(out / "history.csv"), default=None)
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_auc", mode="max", save_best_only=True,
-                                        initial_value_threshold=best_logged_auc(out / "history.csv")),
+                                        initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.5,
                                           patience=max(1, patience // 2), min_lr=1e-6),
@@ -88,14 +88,14 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     """Train with class weights and the standard callbacks; returns the best model and a run summary."""
     logdir = Path(args.logdir) if args.logdir else out / "tensorboard"
     started = time.time()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
-                        class_weight=class_weights(labels), callbacks=make_callbacks(out, logdir, args.patience),
-                        verbose=2 if os.environ.get("CI") else "auto")
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, class_weight=class_weights(labels),
+              callbacks=make_callbacks(out, logdir, args.patience), verbose=2 if os.environ.get("CI") else "auto")
+    aucs = logged_val_aucs(out / "history.csv")
     best_path = out / "best.keras"
     best = keras.saving.load_model(best_path, compile=False, safe_mode=True) if best_path.exists() else model
     return best, {
-        "epochs_run": len(history.history.get("loss", [])),
-        "best_val_auc": float(max(history.history.get("val_auc", [float("nan")]))),
+        "epochs_run": len(aucs),
+        "best_val_auc": max(aucs, default=None),
         "wall_time_s": round(time.time() - started, 1),
         "hardware": f"{platform.machine()} {os.cpu_count()} cores, "
                     f"{len(tf.config.list_physical_devices('GPU'))} GPU(s), TensorFlow {tf.__version__}",
