@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -85,31 +87,129 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
 
 VIDEO_FRAMES = 20
 VIDEO_IMAGE_SIZE = 128
+ENCODER_NAME = "efficientnetb0"
+BACKBONE_CHOICES = "imagenet|none|PATH"
 
 
-def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None) -> keras.Model:
-    """EfficientNet-B0 without its top, average-pooled: one 1280-d vector per face.
+class BackboneWeightsError(RuntimeError):
+    """The requested backbone weights cannot be had; the message says why in plain words."""
 
-    Keras's EfficientNet rescales its input itself and expects 0–255 pixels, like every model here.
-    ``backbone_weights`` is ``"imagenet"`` (downloads), ``None`` or a weights file path.
-    """
-    return keras.applications.EfficientNetB0(include_top=False, weights=backbone_weights,
+
+def _efficientnet(image_size: int, weights: str | None) -> keras.Model:
+    return keras.applications.EfficientNetB0(include_top=False, weights=weights,
                                              input_shape=(image_size, image_size, 3), pooling="avg")
 
 
+def _encoder_in(model: keras.Model) -> keras.Model:
+    """The EfficientNet-B0 encoder inside a saved frame or video model (plain or wrapped in TimeDistributed)."""
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, keras.Model) and inner.name.startswith(ENCODER_NAME):
+            return inner
+    raise BackboneWeightsError(f"{model.name} has no {ENCODER_NAME} encoder to take weights from")
+
+
+def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None,
+                  fallback: str | None = "none") -> keras.Model:
+    """EfficientNet-B0 without its top, average-pooled: one 1280-d vector per face.
+
+    Keras's EfficientNet rescales its input itself (a ``Rescaling(1/255)`` layer; its ``preprocess_input`` is the
+    identity) and expects 0–255 pixels, like every model here: never feed it 0–1 values.
+
+    ``backbone_weights``: ``"imagenet"`` (downloaded by Keras on first use), ``None``/``"none"`` (random
+    initialisation), a ``.keras`` frame/video model written by ``train.video`` (its encoder is reused) or a
+    Keras weights file of EfficientNet-B0 without top (``.weights.h5``). To use ImageNet weights offline, put
+    Keras's ``efficientnetb0_notop.h5`` into ``~/.keras/models/`` and ask for ``"imagenet"``. When ImageNet
+    weights cannot be downloaded, a plain message goes to stderr and ``fallback`` (``"none"`` or a path) is used
+    instead; ``fallback=None`` raises ``BackboneWeightsError``.
+    """
+    choice = None if backbone_weights in (None, "", "none", "None") else str(backbone_weights)
+    if choice == "imagenet":
+        try:
+            return _efficientnet(image_size, "imagenet")
+        except Exception as error:  # Keras raises a bare Exception for download failures
+            reason = f"ImageNet weights for EfficientNet-B0 could not be downloaded ({error})"
+            if fallback is None:
+                raise BackboneWeightsError(f"{reason}; pass --backbone-weights none or a weights file") from None
+            print(f"{reason}; continuing with --backbone-fallback {fallback}", file=sys.stderr)
+            return frame_encoder(image_size, fallback, fallback=None)
+    if choice is None:
+        return _efficientnet(image_size, None)
+    path = Path(choice)
+    if not path.is_file():
+        raise BackboneWeightsError(f"backbone weights file not found: {path}")
+    if path.suffix == ".keras":
+        encoder = _encoder_in(keras.saving.load_model(path, compile=False, safe_mode=True))
+        if encoder.input_shape[1:3] != (image_size, image_size):
+            raise BackboneWeightsError(f"the encoder in {path} takes {encoder.input_shape[1]}-pixel faces, "
+                                       f"not {image_size}; pass --image-size {encoder.input_shape[1]}")
+        return encoder
+    encoder = _efficientnet(image_size, None)
+    try:
+        encoder.load_weights(path)
+    except (ValueError, OSError) as error:
+        raise BackboneWeightsError(f"cannot load backbone weights from {path}: {error}") from None
+    return encoder
+
+
+def build_frame_model(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None,
+                      fallback: str | None = "none", dropout: float = 0.3) -> keras.Model:
+    """The video model's per-frame branch on its own: encoder and ``frame_head``, for training on face crops."""
+    inputs = keras.Input((image_size, image_size, 3), name="face")
+    features = frame_encoder(image_size, backbone_weights, fallback)(inputs)
+    x = layers.Dropout(dropout, name="frame_dropout")(features)
+    outputs = layers.Dense(1, activation="sigmoid", name="frame_head")(x)
+    return keras.Model(inputs, outputs, name="b0_frames")
+
+
+def _sequence_layers(lstm_units: int, dropout: float) -> list[keras.layers.Layer]:
+    """The sequence head: named so its weights move between the embedding-only model and the full one."""
+    return [layers.Dropout(dropout, name="sequence_dropout"),
+            layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm"),
+            layers.Dropout(dropout, name="head_dropout"),
+            layers.Dense(64, activation="relu", name="head_dense"),
+            layers.Dense(1, activation="sigmoid", name="video")]
+
+
+SEQUENCE_LAYER_NAMES = ("bilstm", "head_dense", "video")
+
+
+def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = 1280, lstm_units: int = 128,
+                        dropout: float = 0.3) -> keras.Model:
+    """BiLSTM head on precomputed encoder features (batch, frames, features) -> (batch, 1)."""
+    inputs = keras.Input((frames, features), name="features")
+    x = inputs
+    for layer in _sequence_layers(lstm_units, dropout):
+        x = layer(x)
+    return keras.Model(inputs, x, name="bilstm_head")
+
+
 def build_video_model(frames: int = VIDEO_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
-                      backbone_weights: str | None = None, lstm_units: int = 128) -> keras.Model:
+                      backbone_weights: str | None = None, lstm_units: int = 128, dropout: float = 0.3,
+                      fallback: str | None = "none", encoder: keras.Model | None = None) -> keras.Model:
     """EfficientNet-B0 on each face frame, a bidirectional LSTM over the sequence, a dense head.
 
     Input: (batch, frames, size, size, 3) pixels in 0–255. Outputs: ``video`` (batch, 1), the clip's fake
     probability, and ``frames`` (batch, frames, 1), per-frame fake probabilities from the encoder's own head.
+    ``encoder`` reuses an existing (trained) encoder instead of building one from ``backbone_weights``.
     """
     inputs = keras.Input((frames, image_size, image_size, 3), name="faces")
-    features = layers.TimeDistributed(frame_encoder(image_size, backbone_weights), name="encoder")(inputs)
+    encoder = encoder or frame_encoder(image_size, backbone_weights, fallback)
+    features = layers.TimeDistributed(encoder, name="encoder")(inputs)
     frame_scores = layers.TimeDistributed(layers.Dense(1, activation="sigmoid"), name="frames")(features)
-    x = layers.Dropout(0.3)(features)
-    x = layers.Bidirectional(layers.LSTM(lstm_units))(x)
-    x = layers.Dropout(0.3)(x)
-    x = layers.Dense(64, activation="relu")(x)
-    video = layers.Dense(1, activation="sigmoid", name="video")(x)
-    return keras.Model(inputs, {"video": video, "frames": frame_scores}, name="b0_bilstm")
+    x = features
+    for layer in _sequence_layers(lstm_units, dropout):
+        x = layer(x)
+    return keras.Model(inputs, {"video": x, "frames": frame_scores}, name="b0_bilstm")
+
+
+def assemble_video_model(frame_model: keras.Model, head: keras.Model, frames: int) -> keras.Model:
+    """One video model from a trained frame model (encoder + ``frame_head``) and a trained sequence head."""
+    image_size = int(frame_model.input_shape[1])
+    lstm_units = int(head.get_layer("bilstm").forward_layer.units)
+    video = build_video_model(frames, image_size, lstm_units=lstm_units, dropout=head.get_layer("head_dropout").rate,
+                              encoder=_encoder_in(frame_model))
+    video.get_layer("frames").layer.set_weights(frame_model.get_layer("frame_head").get_weights())
+    for name in SEQUENCE_LAYER_NAMES:
+        video.get_layer(name).set_weights(head.get_layer(name).get_weights())
+    return video

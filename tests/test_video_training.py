@@ -1,0 +1,156 @@
+"""Video training side: face-sequence extraction from real (tiny) clips, the staged trainer and evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model.faces import FaceDetector
+from model.preprocessing import crop_face, resize_faces
+from model.store import load_model, read_metadata
+from model.video import spread
+from model.video_detector import FRAME_DETECTION_SIDE
+from train import evaluate, extract_faces, video
+from train.extract_faces import FaceSequence
+from train.sequences import fit_length, random_subset
+
+SIZE = 32
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for rgb in frames:
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_videos(tmp_path_factory, astronaut) -> Path:
+    """Real/ and Fake/ with one astronaut clip each (8 frames, the face drifting right) and a corrupt clip."""
+    root = tmp_path_factory.mktemp("videos")
+    face = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    for label, blur in (("Real", 0), ("Fake", 5)):
+        frames = []
+        for index in range(8):
+            canvas = np.full((240, 360, 3), 90, np.uint8)
+            canvas[:, 8 * index:8 * index + 256] = face[8:248] if not blur else cv2.GaussianBlur(face[8:248],
+                                                                                                 (blur, blur), 0)
+            frames.append(canvas)
+        write_clip(root / label / f"astronaut_{label.lower()}.mp4", frames)
+    (root / "Fake" / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    return root
+
+
+def test_frame_sampling_and_resampling_keep_order():
+    assert spread(100, 5).tolist() == [0, 25, 50, 74, 99]
+    assert fit_length(3, 5).tolist() == [0, 0, 1, 2, 2]
+    subset = random_subset(30, 20, np.random.default_rng(0))
+    assert len(subset) == 20 and np.all(np.diff(subset) > 0)
+
+
+def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny_videos, tmp_path, capsys):
+    out = tmp_path / "cache"
+    args = ["--data", str(tiny_videos), "--out", str(out), "--frames", "4", "--extra-frames", "2",
+            "--image-size", str(SIZE)]
+    assert extract_faces.main(args) == 0
+    log = capsys.readouterr().err
+    assert "skipped" in log and "corrupt.mp4" in log
+    assert "2 clips extracted, 0 already cached, 1 skipped" in log
+    cached = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz"))
+    assert cached == ["Fake/astronaut_fake.npz", "Real/astronaut_real.npz"]
+
+    stored = np.load(out / "Real" / "astronaut_real.npz")
+    assert stored["faces"].dtype == np.uint8 and stored["faces"].shape[1:] == (SIZE, SIZE, 3)
+    assert stored["serving"].sum() == 4 and stored["indices"][stored["serving"]].tolist() == [0, 2, 5, 7]
+    assert int(stored["label"]) == 0 and len(stored["faces"]) == 8
+    # the crop is exactly what serving cuts: detect_many at serving's side -> crop_face -> resize_faces
+    capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
+    _, first = capture.read()
+    rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
+    box = FaceDetector().detect_many([rgb], FRAME_DETECTION_SIDE)[0][0].box
+    expected = resize_faces(crop_face(rgb, box), SIZE).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(stored["faces"][0], expected)
+
+    assert extract_faces.main(args) == 0  # resumes: nothing left but the corrupt clip
+    assert "0 clips extracted, 2 already cached, 1 skipped" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_sequences(tmp_path_factory) -> Path:
+    """Cached sequences (6 frames, 4 of them serving) for Train/Validation/Test; fakes are blurred."""
+    root = tmp_path_factory.mktemp("sequences")
+    rng = np.random.default_rng(0)
+    for split, count in (("Train", 4), ("Validation", 3), ("Test", 3)):
+        for label, name in ((0, "Real"), (1, "Fake")):
+            for index in range(count):
+                faces = rng.integers(0, 256, (6, SIZE, SIZE, 3), dtype=np.uint8)
+                if label:
+                    faces = np.stack([cv2.GaussianBlur(face, (5, 5), 0) for face in faces])
+                FaceSequence(faces=faces, indices=np.arange(0, 12, 2), serving=np.array([1, 0, 1, 1, 0, 1], bool),
+                             frame_count=12).save(root / split / name / f"{index}.npz", label)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sequence_run(tiny_sequences, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("video_run")
+    video.main(["--data", str(tiny_sequences), "--out", str(out), "--epochs", "1", "--batch-size", "4",
+                "--frames", "4", "--backbone-weights", "none", "--lstm-units", "8"])
+    return out
+
+
+def test_one_epoch_sequence_stage_yields_a_loadable_video_model(sequence_run):
+    model, metadata = load_model(sequence_run / "model.keras")
+    assert model.input_shape == (None, 4, SIZE, SIZE, 3)
+    assert metadata["kind"] == "video" and metadata["frames"] == 4 and metadata["image_size"] == SIZE
+    assert 0.0 <= metadata["threshold"] <= 1.0 and 0.0 <= metadata["frame_threshold"] <= 1.0
+    assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit"
+    assert metadata["counts"]["train"] == {"real": 4, "fake": 4}
+    assert metadata["command"].startswith("python -m train.video ")
+    assert {"video_auc", "frame_auc", "frame_mean_video_auc"} <= set(metadata["validation"])
+    assert set(metadata["test_metrics"]) >= {"accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix"}
+    assert metadata["test_frame_metrics"]["count"] == 6 * 4
+    for name in ("best.keras", "history.csv", "test_roc.png", "test_frames_confusion.png"):
+        assert (sequence_run / name).exists(), name
+    assert any((sequence_run / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_evaluate_reports_video_and_frame_metrics(sequence_run, tiny_sequences, tmp_path, capsys):
+    evaluate.main(["--model", str(sequence_run / "model.keras"), "--data", str(tiny_sequences),
+                   "--out", str(tmp_path)])
+    printed = json.loads(capsys.readouterr().out)
+    stored = read_metadata(sequence_run / "model.keras")
+    assert printed["video"]["roc_auc"] == pytest.approx(stored["test_metrics"]["roc_auc"], abs=1e-6)
+    assert printed["frames"]["count"] == 24
+    for name in ("test_metrics.json", "test_roc.png", "test_frames_metrics.json", "test_frames_roc.png"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequences, tmp_path):
+    frames_dir, sequence_dir, joint_dir = tmp_path / "frames", tmp_path / "sequence", tmp_path / "joint"
+    video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(frames_dir), "--epochs", "1",
+                "--batch-size", "8", "--image-size", str(SIZE), "--backbone-weights", "none"])
+    assert read_metadata(frames_dir / "model.keras")["kind"] == "frames"
+    video.main(["--data", str(tiny_sequences), "--out", str(sequence_dir), "--epochs", "1", "--frames", "4",
+                "--backbone-weights", str(frames_dir / "model.keras"), "--lstm-units", "8"])
+    assert read_metadata(sequence_dir / "model.keras")["frame_head"] == "trained"
+    video.main(["--stage", "joint", "--data", str(tiny_sequences), "--out", str(joint_dir), "--epochs", "1",
+                "--init", str(sequence_dir / "model.keras")])
+    model, metadata = load_model(joint_dir / "model.keras")
+    assert metadata["kind"] == "video" and metadata["init"].endswith("model.keras")
+    out = model(np.zeros((1, 4, SIZE, SIZE, 3), np.float32), training=False)
+    assert out["video"].shape == (1, 1) and out["frames"].shape == (1, 4, 1)
+
+
+def test_video_folder_instead_of_cache_is_a_clear_error(tiny_videos, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        video.main(["--data", str(tiny_videos), "--backbone-weights", "none", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "python -m train.extract_faces" in capsys.readouterr().err

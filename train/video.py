@@ -1,0 +1,267 @@
+"""Train the video deepfake detector (EfficientNet-B0 per face frame + BiLSTM) in stages.
+
+    # 1. frame encoder and per-frame head on face crops (plentiful)
+    python -m train.video --stage frames --data ../shared/data/dfdc-faces --out runs/video-frames
+    # 2. BiLSTM on cached face sequences, encoder frozen (features computed once)
+    python -m train.extract_faces --data ../shared/data/videos --out cache/video-faces-128
+    python -m train.video --data cache/video-faces-128 --backbone-weights runs/video-frames/model.keras \\
+        --out runs/video
+    # 3. optional: fine-tune everything together
+    python -m train.video --stage joint --data cache/video-faces-128 --init runs/video/model.keras \\
+        --out runs/video-joint
+
+Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its thresholds chosen on
+Validation; stage ``frames`` writes a frame model whose encoder and head the next stage takes over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
+                                 assemble_video_model, build_frame_model, build_sequence_head)
+from model.store import load_model, save_model
+from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
+from train.data import Labelled, image_dataset, load_splits
+from train.evaluate import choose_video_thresholds, predict_images, predict_videos, video_reports, write_report
+from train.metrics import binary_metrics, choose_threshold
+from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cache_has_videos, embed, load_clips
+
+STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
+                  "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
+                  "joint": {"batch_size": 4, "lr": 5e-5, "epochs": 8}}
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m train.video", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    add_common_flags(parser, epochs=None, batch_size=None, lr=None)  # defaults depend on --stage
+    parser.add_argument("--stage", choices=tuple(STAGE_DEFAULTS), default="sequence",
+                        help="frames: encoder on face images; sequence: BiLSTM on cached sequences with the encoder "
+                        "frozen; joint: fine-tune a video model end to end. Defaults (epochs/batch/lr): "
+                        + "; ".join(f"{k} {v['epochs']}/{v['batch_size']}/{v['lr']:g}"
+                                    for k, v in STAGE_DEFAULTS.items()))
+    parser.add_argument("--backbone-weights", default="imagenet", metavar=BACKBONE_CHOICES,
+                        help="encoder start: imagenet (downloads once), none (random) or a .keras frame/video "
+                        "model or .weights.h5 file")
+    parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
+                        help="what to use when ImageNet weights cannot be downloaded (error: stop)")
+    parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages use the cache's)")
+    parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames per clip the model sees")
+    parser.add_argument("--lstm-units", type=int, default=128)
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--max-eval-per-class", type=int, default=None,
+                        help="frames stage: score at most this many Validation/Test images per class (saves time "
+                        "on small machines; training uses every image)")
+    args = parser.parse_args(argv)
+    for key, value in STAGE_DEFAULTS[args.stage].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return parser, args
+
+
+def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: argparse.Namespace,
+               splits: dict, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"data": str(args.data), "command": command_line(parser, argv), "stage": args.stage,
+            "counts": {name: split.counts() for name, split in splits.items()}, **summary}
+
+
+def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
+    """Stage 1: the frame model (encoder + per-frame head) on face images, like train.image."""
+    image_size = args.image_size or VIDEO_IMAGE_SIZE
+    splits = load_splits(args.data, args.val_split, args.seed, limit_per_class=args.limit_per_class)
+    if args.max_eval_per_class:
+        for name in ("validation", "test"):
+            if name in splits:
+                splits[name] = _subsample(splits[name], args.max_eval_per_class, args.seed)
+    strategy = make_strategy(args.strategy)
+    with strategy.scope():
+        model = build_frame_model(image_size, args.backbone_weights, _fallback(args), args.dropout)
+        compile_binary(model, args.lr)
+    batch = args.batch_size * strategy.num_replicas_in_sync
+    train_ds = image_dataset(splits["train"], image_size, batch, training=True, seed=args.seed)
+    val_ds = image_dataset(splits["validation"], image_size, batch, training=False)
+    model, summary = fit(model, train_ds, val_ds, splits["train"].labels, args, out)
+    val = splits["validation"]
+    threshold = choose_threshold(np.asarray(val.labels), predict_images(model, val, image_size))
+    metadata = {"kind": "frames", "architecture": "efficientnet_b0", "image_size": image_size,
+                "threshold": threshold, "backbone_weights": args.backbone_weights,
+                **provenance(parser, argv, args, splits, summary)}
+    if "test" in splits:
+        test = splits["test"]
+        metadata["test_metrics"] = write_report(test.labels, predict_images(model, test, image_size), threshold,
+                                                out, "test", "EfficientNet-B0 frames — test")
+    save_model(model, out / "model.keras", metadata)
+    return metadata
+
+
+def _subsample(data: Labelled, per_class: int, seed: int) -> Labelled:
+    """At most ``per_class`` files of each class, chosen at random (reproducibly)."""
+    rng = random.Random(seed)
+    kept = Labelled([], [])
+    for label in (0, 1):
+        paths = [p for p, y in zip(data.paths, data.labels) if y == label]
+        for path in sorted(rng.sample(paths, min(per_class, len(paths)))):
+            kept.paths.append(path)
+            kept.labels.append(label)
+    return kept
+
+
+def _fallback(args: argparse.Namespace) -> str | None:
+    return None if args.backbone_fallback == "error" else args.backbone_fallback
+
+
+def _load_sequence_splits(parser, args) -> dict:
+    try:
+        return load_splits(args.data, args.val_split, args.seed, extensions=SEQUENCE_EXTENSIONS,
+                           limit_per_class=args.limit_per_class)
+    except (FileNotFoundError, ValueError) as error:
+        if Path(args.data).is_dir() and cache_has_videos(args.data):
+            parser.error(f"{args.data} holds videos: cut their faces first with "
+                         f"python -m train.extract_faces --data {args.data} --out CACHE, then pass --data CACHE")
+        parser.error(str(error))
+
+
+def _frame_model_from(choice: str, image_size: int, fallback: str | None, dropout: float
+                      ) -> tuple[keras.Model, bool]:
+    """The frame model the sequence stage starts from, and whether its per-frame head is trained."""
+    if choice.endswith(".keras") and Path(choice).is_file():
+        source, _ = load_model(choice)
+        names = {layer.name for layer in source.layers}
+        if "frame_head" in names:
+            return source, True
+        if "frames" in names:  # a video model: rebuild its frame branch around the same layers
+            encoder = source.get_layer("encoder").layer
+            inputs = keras.Input(encoder.input_shape[1:], name="face")
+            head = keras.layers.Dense(1, activation="sigmoid", name="frame_head")
+            frame_model = keras.Model(inputs, head(encoder(inputs)), name="b0_frames")
+            head.set_weights(source.get_layer("frames").layer.get_weights())
+            return frame_model, True
+    return build_frame_model(image_size, choice, fallback, dropout), False
+
+
+def _auc(labels, scores) -> float | None:
+    return binary_metrics(np.asarray(labels), np.asarray(scores), 0.5)["roc_auc"]
+
+
+def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
+    """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences, then one assembled video model."""
+    splits = _load_sequence_splits(parser, args)
+    clips = {name: load_clips(split) for name, split in splits.items()}
+    image_size = clips["train"].image_size
+    if args.image_size and args.image_size != image_size:
+        parser.error(f"the cached faces are {image_size} px, not --image-size {args.image_size}")
+    frame_model, head_trained = _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)
+    encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
+
+    started = time.time()
+    features = {name: embed(encoder, c) for name, c in clips.items()}
+    mirrored = embed(encoder, clips["train"], flip=True)
+    print(f"encoder features: {sum(len(c.faces) for c in clips.values())} clips in {time.time() - started:.0f} s",
+          file=sys.stderr)
+    if not head_trained:  # no trained per-frame head came with the encoder: fit one on Train frame features
+        frame_head = keras.Sequential([keras.Input((features["train"][0].shape[1],)),
+                                       frame_model.get_layer("frame_head")])
+        compile_binary(frame_head, 1e-3)
+        x = np.concatenate(features["train"])
+        y = np.concatenate([[label] * len(f) for label, f in zip(clips["train"].labels, features["train"])])
+        frame_head.fit(x, y.astype(np.float32), epochs=30, batch_size=256, verbose=0)
+
+    with make_strategy(args.strategy).scope():
+        head = build_sequence_head(args.frames, features["train"][0].shape[1], args.lstm_units, args.dropout)
+        compile_binary(head, args.lr)
+    train = clips["train"]
+    train_batches = SequenceBatches(features["train"], train.serving, train.labels, args.frames, args.batch_size,
+                                    training=True, mirrored=mirrored, seed=args.seed)
+    val = clips["validation"]
+    val_batches = SequenceBatches(features["validation"], val.serving, val.labels, args.frames, args.batch_size,
+                                  training=False)
+    head, summary = fit(head, train_batches, val_batches, train.labels, args, out)
+    summary["wall_time_s"] = round(time.time() - started, 1)
+
+    model = assemble_video_model(frame_model, head, args.frames)
+    return finish_video_model(parser, argv, args, out, model, splits, clips, summary, image_size,
+                              backbone=args.backbone_weights, frame_head="trained" if head_trained else "refit")
+
+
+def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
+    """Stage 3: fine-tune a whole video model (encoder included, BatchNorm statistics frozen) on sequences."""
+    if not args.init:
+        parser.error("--stage joint needs --init VIDEO_MODEL.keras")
+    splits = _load_sequence_splits(parser, args)
+    clips = {name: load_clips(split) for name, split in splits.items()}
+    strategy = make_strategy(args.strategy)
+    with strategy.scope():
+        model, init_metadata = load_model(args.init)
+        image_size = int(model.input_shape[2])
+        if clips["train"].image_size != image_size:
+            parser.error(f"the cached faces are {clips['train'].image_size} px but the model takes {image_size} px")
+        for layer in model.get_layer("encoder").layer.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        video_only = keras.Model(model.inputs, model.get_layer("video").output, name="b0_bilstm_video")
+        compile_binary(video_only, args.lr)
+    frames = int(model.input_shape[1])
+    args.frames = frames
+    train, val = clips["train"], clips["validation"]
+    batch = args.batch_size * strategy.num_replicas_in_sync
+    train_batches = SequenceBatches(train.faces, train.serving, train.labels, frames, batch, training=True,
+                                    seed=args.seed)
+    val_batches = SequenceBatches(val.faces, val.serving, val.labels, frames, batch, training=False)
+    best, summary = fit(video_only, train_batches, val_batches, train.labels, args, out)
+    for layer in best.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    return finish_video_model(parser, argv, args, out, model, splits, clips, summary, image_size,
+                              backbone=init_metadata.get("backbone_weights", "?"), frame_head="trained",
+                              init=str(args.init))
+
+
+def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits, clips, summary, image_size,
+                       **extra) -> dict[str, Any]:
+    """Thresholds on Validation, Validation measurements, Test reports, and the saved model with its metadata."""
+    frames = args.frames
+    val = clips["validation"]
+    metadata: dict[str, Any] = {"kind": "video", "architecture": "efficientnet_b0_bilstm", "frames": frames,
+                                "image_size": image_size, "lstm_units": args.lstm_units, **extra,
+                                **choose_video_thresholds(model, val, frames),
+                                **provenance(parser, argv, args, splits, summary)}
+    video, per_frame = predict_videos(model, val, frames)
+    metadata["validation"] = {"video_auc": _auc(val.labels, video),
+                              "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
+                              "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
+    if "test" in clips:
+        reports = video_reports(model, clips["test"], metadata, out, "test")
+        metadata["test_metrics"], metadata["test_frame_metrics"] = reports["video"], reports["frames"]
+    save_model(model, out / "model.keras", metadata)
+    return metadata
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser, args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out or f"runs/video-{args.stage}")
+    out.mkdir(parents=True, exist_ok=True)
+    stage = {"frames": train_frames, "sequence": train_sequence, "joint": train_joint}[args.stage]
+    try:
+        metadata = stage(parser, args, argv, out)
+    except (FileNotFoundError, BackboneWeightsError) as error:
+        parser.error(str(error))
+    print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
+
+
+if __name__ == "__main__":
+    tf.get_logger().setLevel("ERROR")
+    main()
