@@ -16,7 +16,8 @@ from model.video import spread
 from model.video_detector import FRAME_DETECTION_SIDE
 from train import evaluate, extract_faces, video
 from train.extract_faces import FaceSequence
-from train.sequences import fit_length, random_subset
+from model.video import spread
+from train.sequences import random_subset
 
 SIZE = 32
 
@@ -50,7 +51,7 @@ def tiny_videos(tmp_path_factory, astronaut) -> Path:
 
 def test_frame_sampling_and_resampling_keep_order():
     assert spread(100, 5).tolist() == [0, 25, 50, 74, 99]
-    assert fit_length(3, 5).tolist() == [0, 0, 1, 2, 2]
+    assert spread(3, 5).tolist() == [0, 0, 1, 2, 2]
     subset = random_subset(30, 20, np.random.default_rng(0))
     assert len(subset) == 20 and np.all(np.diff(subset) > 0)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from model.video import spread
 from train.data import Labelled
 
 SEQUENCE_EXTENSIONS = frozenset({".npz"})
@@ -35,7 +36,7 @@ class Clips:
     def serving_faces(self, index: int, frames: int) -> np.ndarray:
         """The (frames, S, S, 3) input serving would build for clip ``index``."""
         faces = self.faces[index][self.serving[index]]
-        return faces[fit_length(len(faces), frames)]
+        return faces[spread(len(faces), frames)]
 
 
 def load_clips(data: Labelled) -> Clips:
@@ -52,13 +53,6 @@ def load_clips(data: Labelled) -> Clips:
     if len({faces.shape[1:] for faces in clips.faces}) > 1:
         raise ValueError("the cached sequences have different face sizes; extract them again with one --image-size")
     return clips
-
-
-def fit_length(count: int, frames: int) -> np.ndarray:
-    """Order-preserving indices that turn ``count`` frames into exactly ``frames`` (spread, repeated if short)."""
-    if count <= 0:
-        raise ValueError("a sequence needs at least one frame")
-    return np.linspace(0, count - 1, frames).round().astype(int)
 
 
 def random_subset(count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,7 +103,7 @@ class SequenceBatches(keras.utils.PyDataset):
     def _one(self, index: int) -> np.ndarray:
         if not self.training:
             chosen = self.items[index][self.serving[index]]
-            return chosen[fit_length(len(chosen), self.frames)]
+            return chosen[spread(len(chosen), self.frames)]
         flip = self.rng.random() < 0.5
         source = self.mirrored[index] if flip and self.mirrored is not None else self.items[index]
         sequence = source[random_subset(len(source), self.frames, self.rng)]
