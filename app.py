@@ -31,7 +31,7 @@ from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
 from model.imaging import MAX_FILE_BYTES, InputError, read_image  # noqa: E402
 from model.store import DEFAULT_IMAGE_MODEL, read_metadata  # noqa: E402
-from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector  # noqa: E402
+from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector, models_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
@@ -122,8 +122,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
     The About tab shows the cards written beside the loaded models, and the test figures in assets/ only for the
     shipped models they were made for.
     """
-    has_video = Path(video_model_path).exists()  # VideoDetector's own rule, known before it has loaded
-    video_models = ["video", "image"] if has_video else ["image"]
+    video_models = models_for(video_model_path)
+    has_video = "video" in video_models
 
     def analyze_image(image: str | None):
         """Find and score every face in one image file.

@@ -79,6 +79,12 @@ class VideoModel:
         return results
 
 
+def models_for(video_model_path: str | Path | None) -> list[str]:
+    """The models a clip can be judged with, the default first: ``["video", "image"]`` when the video weights
+    exist, else ``["image"]``. Known from the path alone, before the video model has loaded."""
+    return ["video", "image"] if video_model_path is not None and Path(video_model_path).exists() else ["image"]
+
+
 class VideoDetector:
     """Analyse clips with the image model (always) or the video model (when its weights exist)."""
 
@@ -87,14 +93,9 @@ class VideoDetector:
                  detection_side: int = FRAME_DETECTION_SIDE) -> None:
         self.image_scorer = image_scorer
         self.faces = faces or FaceDetector()
-        present = video_model_path is not None and Path(video_model_path).exists()
-        self.video_model = VideoModel(video_model_path) if present else None
+        self.available_models = models_for(video_model_path)
+        self.video_model = VideoModel(video_model_path) if "video" in self.available_models else None
         self.frames, self.max_seconds, self.detection_side = frames, max_seconds, detection_side
-
-    @property
-    def available_models(self) -> list[str]:
-        """``["video", "image"]`` with video weights, else ``["image"]``; the first is the default."""
-        return ["video", "image"] if self.video_model else ["image"]
 
     def analyze_file(self, path: str | Path, model: str = "video") -> Report:
         """Report on one clip; unreadable clips and unavailable models give an error report, never an exception."""
