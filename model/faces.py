@@ -38,6 +38,16 @@ class FaceDetector:
         """Every face in an RGB uint8 image, largest first."""
         return self.detect_many([rgb])[0]
 
+    def detect_fast(self, frames: list[np.ndarray], fast_side: int) -> list[list[Face]]:
+        """Faces of video frames found at ``fast_side`` (quick); frames where none was found are searched again at
+        the detector's own, larger side, which finds smaller faces. Serving and training cut faces this way."""
+        found = self.detect_many(frames, fast_side)
+        missed = [i for i, faces in enumerate(found) if not faces]
+        if missed and self.detection_side > fast_side:
+            for i, faces in zip(missed, self.detect_many([frames[i] for i in missed])):
+                found[i] = faces
+        return found
+
     def detect_many(self, frames: list[np.ndarray], detection_side: int | None = None) -> list[list[Face]]:
         """Faces in each of a batch of same-sized RGB frames (video frames), found in one MTCNN call, largest first.
 

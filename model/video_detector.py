@@ -124,13 +124,8 @@ class VideoDetector:
         return sampled + self._find_faces(batch)
 
     def _find_faces(self, batch: list[Frame]) -> list[SampledFrame]:
-        """Faces at ``detection_side`` (fast); frames where none was found are searched again at the face
-        detector's own, larger side, which finds smaller faces."""
-        found = self.faces.detect_many([frame.rgb for frame in batch], self.detection_side)
-        missed = [i for i, faces in enumerate(found) if not faces]
-        if missed and self.faces.detection_side > self.detection_side:
-            for i, faces in zip(missed, self.faces.detect_many([batch[i].rgb for i in missed])):
-                found[i] = faces
+        """The faces of a few decoded frames, and their crops (the frames themselves are not kept)."""
+        found = self.faces.detect_fast([frame.rgb for frame in batch], self.detection_side)
         return [SampledFrame(frame.index, frame.time_s, faces[:MAX_FACES_PER_FRAME],
                              [crop_face(frame.rgb, face.box).copy() for face in faces[:MAX_FACES_PER_FRAME]])
                 for frame, faces in zip(batch, found)]

@@ -16,7 +16,6 @@ from model.video import spread
 from model.video_detector import FRAME_DETECTION_SIDE
 from train import evaluate, extract_faces, video
 from train.extract_faces import FaceSequence
-from model.video import spread
 from train.sequences import random_subset
 
 SIZE = 32
@@ -148,6 +147,20 @@ def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequence
     assert metadata["kind"] == "video" and metadata["init"].endswith("model.keras")
     out = model(np.zeros((1, 4, SIZE, SIZE, 3), np.float32), training=False)
     assert out["video"].shape == (1, 1) and out["frames"].shape == (1, 4, 1)
+
+
+def test_frames_stage_trains_on_cached_faces_plus_extra_images(tiny_sequences, tiny_faces, tmp_path):
+    video.main(["--stage", "frames", "--data", str(tiny_sequences), "--out", str(tmp_path), "--epochs", "1",
+                "--batch-size", "8", "--frames", "4", "--backbone-weights", "none",
+                "--extra-train", str(tiny_faces), "--extra-limit-per-class", "5"])
+    model, metadata = load_model(tmp_path / "model.keras")
+    assert model.input_shape == (None, SIZE, SIZE, 3)  # the cache's face size; the 48-px extra images are resized
+    assert metadata["kind"] == "frames" and metadata["image_size"] == SIZE
+    assert metadata["counts"]["train"] == {"real": 4, "fake": 4}  # clips
+    assert metadata["counts"]["extra_train"] == {"real": 5, "fake": 5}
+    # every face of the Train clips plus the extra images; the 4 serving faces of each Validation/Test clip
+    assert metadata["faces"] == {"train": 8 * 6 + 10, "validation": 6 * 4, "test": 6 * 4}
+    assert metadata["test_metrics"]["count"] == 6 * 4
 
 
 def test_video_folder_instead_of_cache_is_a_clear_error(tiny_videos, tmp_path, capsys):

@@ -59,6 +59,11 @@ def list_labelled(folder: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
     return Labelled(paths, labels)
 
 
+def holds_files(root: str | Path, extensions: frozenset[str]) -> bool:
+    """Whether a folder holds any file with one of ``extensions`` (to tell videos, images and face caches apart)."""
+    return Path(root).is_dir() and any(p.suffix.lower() in extensions for p in Path(root).rglob("*"))
+
+
 def load_splits(root: str | Path, val_split: float = 0.2, seed: int = 0,
                 extensions: frozenset[str] = IMAGE_EXTENSIONS, limit_per_class: int | None = None
                 ) -> dict[str, Labelled]:
@@ -117,20 +122,28 @@ def _augment_one(image: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(image, 0.0, 1.0) * 255.0
 
 
+def decoded_images(data: Labelled, image_size: int) -> tf.data.Dataset:
+    """(uint8 face, label) pairs of image files, resized for the model; unreadable files are skipped."""
+    dataset = tf.data.Dataset.from_tensor_slices((data.paths, np.asarray(data.labels, np.float32)))
+    dataset = dataset.map(lambda p, y: (_decode(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.ignore_errors(log_warning=True)
+
+
 def image_dataset(data: Labelled, image_size: int, batch_size: int, training: bool, seed: int = 0,
                   cache: bool = True) -> tf.data.Dataset:
     """Decoded, resized (and cached) faces; shuffled and augmented when ``training``. Unreadable files are skipped."""
-    dataset = tf.data.Dataset.from_tensor_slices((data.paths, np.asarray(data.labels, np.float32)))
-    dataset = dataset.map(lambda p, y: (_decode(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.ignore_errors(log_warning=True)
-    if cache:
-        dataset = dataset.cache()
+    dataset = decoded_images(data, image_size)
+    return batched(dataset.cache() if cache else dataset, len(data), batch_size, training, seed)
+
+
+def batched(dataset: tf.data.Dataset, count: int, batch_size: int, training: bool, seed: int) -> tf.data.Dataset:
+    """uint8 (face, label) pairs -> float32 0–255 batches; shuffled and augmented when ``training``."""
     if training:
         geometry = keras.Sequential([
             keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),
             keras.layers.RandomZoom((-0.08, 0.08), fill_mode="reflect", seed=seed),
         ])
-        dataset = dataset.shuffle(min(len(data), 20_000), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(min(count, 20_000), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.map(lambda x, y: (_augment_one(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.batch(batch_size)
         dataset = dataset.map(lambda x, y: (tf.clip_by_value(geometry(x, training=True), 0.0, 255.0), y),

@@ -18,17 +18,22 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from model.store import load_model, read_metadata, write_metadata
+from model.store import load_model, write_metadata
 from train.data import Labelled, image_dataset, load_splits
 from train.metrics import binary_metrics, choose_threshold, plot_confusion, plot_roc
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
 
 
+def predict(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
+    """Fake probabilities for every batch of an evaluation dataset, in order."""
+    return np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+
+
 def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64) -> np.ndarray:
     """Fake probabilities for every readable file of ``data`` (unreadable ones abort: evaluation must be complete)."""
-    dataset = image_dataset(data, image_size, batch_size, training=False, cache=False)
-    scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+    scores = predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False))
     if len(scores) != len(data):
         raise SystemExit(f"{len(data) - len(scores)} files could not be read; fix or remove them and evaluate again")
     return scores

@@ -79,11 +79,11 @@ def read_frames(path: Path, indices: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int]) -> dict[int, list]:
-    """Faces of the given frames, found in batches as ``VideoDetector`` does (largest first, at most five)."""
+    """Faces of the given frames, found in batches as ``VideoDetector`` finds them (largest first, at most five)."""
     found: dict[int, list] = {}
     for start in range(0, len(indices), DETECTION_BATCH):
         batch = indices[start:start + DETECTION_BATCH]
-        for index, faces in zip(batch, detector.detect_many([frames[i] for i in batch], FRAME_DETECTION_SIDE)):
+        for index, faces in zip(batch, detector.detect_fast([frames[i] for i in batch], FRAME_DETECTION_SIDE)):
             found[index] = faces[:MAX_FACES_PER_FRAME]
     return found
 

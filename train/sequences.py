@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -53,6 +52,14 @@ def load_clips(data: Labelled) -> Clips:
     if len({faces.shape[1:] for faces in clips.faces}) > 1:
         raise ValueError("the cached sequences have different face sizes; extract them again with one --image-size")
     return clips
+
+
+def frame_arrays(clips: Clips, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every face of every clip as one image array with its clip's label, for training a frame model; with
+    ``frames``, only the ``frames`` faces serving would score per clip (for validation and test)."""
+    faces = [clips.serving_faces(i, frames) if frames else clips.faces[i] for i in range(len(clips))]
+    labels = np.concatenate([[label] * len(f) for label, f in zip(clips.labels, faces)]).astype(np.float32)
+    return np.concatenate(faces), labels
 
 
 def random_subset(count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,9 +123,3 @@ class SequenceBatches(keras.utils.PyDataset):
         x = np.stack([self._one(int(i)) for i in chosen]).astype(np.float32)
         return x, self.labels[chosen]
 
-
-def cache_has_videos(root: str | Path) -> bool:
-    """Whether a folder holds raw videos rather than cached sequences (to point users at extract_faces)."""
-    from train.extract_faces import VIDEO_EXTENSIONS
-
-    return any(p.suffix.lower() in VIDEO_EXTENSIONS for p in Path(root).rglob("*"))

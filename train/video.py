@@ -32,10 +32,11 @@ from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZ
                                  assemble_video_model, build_frame_model, build_sequence_head)
 from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
-from train.data import Labelled, image_dataset, load_splits
-from train.evaluate import choose_video_thresholds, predict_images, predict_videos, video_reports, write_report
+from model.video import VIDEO_EXTENSIONS
+from train.data import Labelled, batched, decoded_images, holds_files, load_splits
+from train.evaluate import choose_video_thresholds, predict, predict_videos, video_reports, write_report
 from train.metrics import binary_metrics, choose_threshold
-from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cache_has_videos, embed, load_clips
+from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, embed, frame_arrays, load_clips
 
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
@@ -56,6 +57,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         "model or .weights.h5 file")
     parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
+    parser.add_argument("--extra-train", default=None, metavar="DIR",
+                        help="frames stage: add the Train faces of another folder (images or a face cache, e.g. "
+                        "dfdc-faces next to a video face cache) to the training data; Validation stays --data's")
+    parser.add_argument("--extra-limit-per-class", type=int, default=None,
+                        help="use at most this many --extra-train files per class")
     parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
     parser.add_argument("--image-size", type=int, default=None,
                         help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages use the cache's)")
@@ -78,33 +84,72 @@ def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: ar
             "counts": {name: split.counts() for name, split in splits.items()}, **summary}
 
 
-def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
-    """Stage 1: the frame model (encoder + per-frame head) on face images, like train.image."""
-    image_size = args.image_size or VIDEO_IMAGE_SIZE
-    splits = load_splits(args.data, args.val_split, args.seed, limit_per_class=args.limit_per_class)
+FrameSources = dict[str, tuple[tf.data.Dataset, np.ndarray]]
+
+
+def frame_sources(parser, args, root: str, image_size: int | None, limit_per_class: int | None
+                  ) -> tuple[int, dict[str, Labelled], FrameSources]:
+    """Per split, unbatched (uint8 face, label) pairs and their labels, from a folder of face images or of face
+    sequences cached by ``train.extract_faces`` (every face of a Train clip; the faces serving would score of
+    the others). Returns the face size too: the cache's, else ``image_size``."""
+    if holds_files(root, SEQUENCE_EXTENSIONS):
+        splits = _load_sequence_splits(parser, root, args, limit_per_class)
+        clips = {name: load_clips(split) for name, split in splits.items()}
+        if image_size and clips["train"].image_size != image_size:
+            parser.error(f"the cached faces in {root} are {clips['train'].image_size} px, not {image_size}")
+        arrays = {name: frame_arrays(c, None if name == "train" else args.frames) for name, c in clips.items()}
+        return clips["train"].image_size, splits, {
+            name: (tf.data.Dataset.from_tensor_slices((faces, labels)), labels) for name, (faces, labels) in
+            arrays.items()}
+    image_size = image_size or VIDEO_IMAGE_SIZE
+    splits = load_splits(root, args.val_split, args.seed, limit_per_class=limit_per_class)
     if args.max_eval_per_class:
         for name in ("validation", "test"):
             if name in splits:
                 splits[name] = _subsample(splits[name], args.max_eval_per_class, args.seed)
+    sources = {}
+    for name, split in splits.items():
+        dataset = decoded_images(split, image_size)
+        sources[name] = (dataset if name == "test" else dataset.cache(), np.asarray(split.labels, np.float32))
+    return image_size, splits, sources
+
+
+def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
+    """Stage 1: the frame model (encoder + per-frame head) on face images, like train.image, or on the faces of
+    cached sequences; ``--extra-train`` adds another folder's Train faces to the training data."""
     strategy = make_strategy(args.strategy)
+    batch = args.batch_size * strategy.num_replicas_in_sync
+    image_size, splits, sources = frame_sources(parser, args, args.data, args.image_size, args.limit_per_class)
+    if args.extra_train:
+        _, extra_splits, extra = frame_sources(parser, args, args.extra_train, image_size, args.extra_limit_per_class)
+        (faces, labels), (more_faces, more_labels) = sources["train"], extra["train"]
+        sources["train"] = (faces.concatenate(more_faces), np.concatenate([labels, more_labels]))
+        splits["extra_train"] = extra_splits["train"]
+    datasets = {name: batched(dataset, len(labels), batch, training=name == "train", seed=args.seed)
+                for name, (dataset, labels) in sources.items()}
     with strategy.scope():
         model = build_frame_model(image_size, args.backbone_weights, _fallback(args), args.dropout)
         compile_binary(model, args.lr)
-    batch = args.batch_size * strategy.num_replicas_in_sync
-    train_ds = image_dataset(splits["train"], image_size, batch, training=True, seed=args.seed)
-    val_ds = image_dataset(splits["validation"], image_size, batch, training=False)
-    model, summary = fit(model, train_ds, val_ds, splits["train"].labels, args, out)
-    val = splits["validation"]
-    threshold = choose_threshold(np.asarray(val.labels), predict_images(model, val, image_size))
+    model, summary = fit(model, datasets["train"], datasets["validation"], list(sources["train"][1]), args, out)
+    scores = {name: _complete(predict(model, datasets[name]), sources[name][1]) for name in ("validation", "test")
+              if name in datasets}
+    threshold = choose_threshold(sources["validation"][1], scores["validation"])
     metadata = {"kind": "frames", "architecture": "efficientnet_b0", "image_size": image_size,
                 "threshold": threshold, "backbone_weights": args.backbone_weights,
+                "extra_train": args.extra_train, "faces": {name: len(labels) for name, (_, labels) in sources.items()},
                 **provenance(parser, argv, args, splits, summary)}
-    if "test" in splits:
-        test = splits["test"]
-        metadata["test_metrics"] = write_report(test.labels, predict_images(model, test, image_size), threshold,
-                                                out, "test", "EfficientNet-B0 frames — test")
+    if "test" in scores:
+        metadata["test_metrics"] = write_report(list(sources["test"][1]), scores["test"], threshold, out, "test",
+                                                "EfficientNet-B0 frames — test")
     save_model(model, out / "model.keras", metadata)
     return metadata
+
+
+def _complete(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``scores``, after checking that every face was scored (an unreadable file would misalign the labels)."""
+    if len(scores) != len(labels):
+        raise SystemExit(f"{len(labels) - len(scores)} files could not be read; fix or remove them and run again")
+    return scores
 
 
 def _subsample(data: Labelled, per_class: int, seed: int) -> Labelled:
@@ -123,14 +168,14 @@ def _fallback(args: argparse.Namespace) -> str | None:
     return None if args.backbone_fallback == "error" else args.backbone_fallback
 
 
-def _load_sequence_splits(parser, args) -> dict:
+def _load_sequence_splits(parser, root: str, args, limit_per_class: int | None) -> dict:
     try:
-        return load_splits(args.data, args.val_split, args.seed, extensions=SEQUENCE_EXTENSIONS,
-                           limit_per_class=args.limit_per_class)
+        return load_splits(root, args.val_split, args.seed, extensions=SEQUENCE_EXTENSIONS,
+                           limit_per_class=limit_per_class)
     except (FileNotFoundError, ValueError) as error:
-        if Path(args.data).is_dir() and cache_has_videos(args.data):
-            parser.error(f"{args.data} holds videos: cut their faces first with "
-                         f"python -m train.extract_faces --data {args.data} --out CACHE, then pass --data CACHE")
+        if holds_files(root, VIDEO_EXTENSIONS):
+            parser.error(f"{root} holds videos: cut their faces first with "
+                         f"python -m train.extract_faces --data {root} --out CACHE, then pass --data CACHE")
         parser.error(str(error))
 
 
@@ -158,7 +203,7 @@ def _auc(labels, scores) -> float | None:
 
 def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
     """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences, then one assembled video model."""
-    splits = _load_sequence_splits(parser, args)
+    splits = _load_sequence_splits(parser, args.data, args, args.limit_per_class)
     clips = {name: load_clips(split) for name, split in splits.items()}
     image_size = clips["train"].image_size
     if args.image_size and args.image_size != image_size:
@@ -200,7 +245,7 @@ def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
     """Stage 3: fine-tune a whole video model (encoder included, BatchNorm statistics frozen) on sequences."""
     if not args.init:
         parser.error("--stage joint needs --init VIDEO_MODEL.keras")
-    splits = _load_sequence_splits(parser, args)
+    splits = _load_sequence_splits(parser, args.data, args, args.limit_per_class)
     clips = {name: load_clips(split) for name, split in splits.items()}
     strategy = make_strategy(args.strategy)
     with strategy.scope():
