@@ -1,0 +1,39 @@
+"""The weights that ship with the app: they load safely, fit a Space, agree with their cards, and a plain
+`python -m model.scan clip.mp4` judges a clip with the shipped video model, frame by frame."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, read_metadata
+from tests.test_scan import run_scan
+from tests.test_video_detector import face_frames
+from tests.test_video_io import write_clip
+
+SPACE_LIMIT_MB = 30
+
+
+@pytest.mark.parametrize("path", [DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL], ids=["image", "video"])
+def test_card_quotes_the_stored_threshold_and_test_auc(path):
+    metadata = read_metadata(path)
+    card = (path.parent / f"{path.stem.split('_')[0].upper()}_MODEL_CARD.md").read_text()
+    assert path.stat().st_size < SPACE_LIMIT_MB * 2**20
+    assert f"{metadata['threshold']:.4f}" in card  # the decision threshold the app applies
+    assert re.search(rf"ROC-AUC[^|\n]*\|[^\n]*{metadata['test_metrics']['roc_auc']:.3f}", card)
+    assert "research" in card.lower()  # the data's licence
+
+
+def test_plain_scan_of_a_clip_uses_the_shipped_video_model(tmp_path, astronaut):
+    clip = write_clip(tmp_path / "clip.mp4", face_frames(astronaut, 30))
+    result = run_scan(str(clip))
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(result.stdout)
+    metadata = read_metadata(DEFAULT_VIDEO_MODEL)
+    assert record["verdict"] in ("real", "fake") and record["video_model"] == "video"
+    assert record["model"].endswith("@video_model.keras") and record["threshold"] == pytest.approx(metadata["threshold"], abs=1e-4)
+    assert len(record["frames"]) == 20 and record["frames_with_face"] >= 18
+    assert all(0.0 <= row["fake_probability"] <= 1.0 for row in record["frames"] if row["box"] is not None)
+    assert set(record["scores"]) == {"video", "image"}
