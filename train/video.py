@@ -2,12 +2,15 @@
 
     # 1. frame encoder and per-frame head on face crops (plentiful)
     python -m train.video --stage frames --data ../shared/data/dfdc-faces --out runs/video-frames
-    # 2. BiLSTM on cached face sequences, encoder frozen (features computed once)
-    python -m train.extract_faces --data ../shared/data/videos --out cache/video-faces-128
-    python -m train.video --data cache/video-faces-128 --backbone-weights runs/video-frames/model.keras \\
+    # 2. cached face sequences of the clips; the frame model fine-tuned on every face of the Train clips
+    python -m train.extract_faces --data ../shared/data/videos --out cache/video-faces --extra-frames 60
+    python -m train.video --stage frames --data cache/video-faces --backbone-weights runs/video-frames/best.keras \
+        --out runs/video-frames-ff --lr 3e-4
+    # 3. BiLSTM on the cached sequences, encoder frozen (features computed once)
+    python -m train.video --data cache/video-faces --backbone-weights runs/video-frames-ff/model.keras \
         --out runs/video
-    # 3. optional: fine-tune everything together
-    python -m train.video --stage joint --data cache/video-faces-128 --init runs/video/model.keras \\
+    # 4. optional: fine-tune everything together
+    python -m train.video --stage joint --data cache/video-faces --init runs/video/model.keras \
         --out runs/video-joint
 
 Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its thresholds chosen on
