@@ -33,7 +33,8 @@ def test_plain_scan_of_a_clip_uses_the_shipped_video_model(tmp_path, astronaut):
     record = json.loads(result.stdout)
     metadata = read_metadata(DEFAULT_VIDEO_MODEL)
     assert record["verdict"] in ("real", "fake") and record["video_model"] == "video"
-    assert record["model"].endswith("@video_model.keras") and record["threshold"] == pytest.approx(metadata["threshold"], abs=1e-4)
+    assert record["model"].endswith("@video_model.keras")
+    assert record["threshold"] == pytest.approx(metadata["threshold"], abs=1e-4)
     assert len(record["frames"]) == 20 and record["frames_with_face"] >= 18
     assert all(0.0 <= row["fake_probability"] <= 1.0 for row in record["frames"] if row["box"] is not None)
     assert set(record["scores"]) == {"video", "image"}

@@ -26,17 +26,18 @@ from train.metrics import binary_metrics, choose_threshold, plot_confusion, plot
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
 
 
-def predict(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
-    """Fake probabilities for every batch of an evaluation dataset, in order."""
-    return np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+def predict(model: keras.Model, dataset: tf.data.Dataset, count: int) -> np.ndarray:
+    """Fake probabilities for the ``count`` faces of an evaluation dataset, in order. Unreadable files (which the
+    dataset skips) abort: evaluation must be complete, and its labels aligned."""
+    scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+    if len(scores) != count:
+        raise SystemExit(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
+    return scores
 
 
 def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64) -> np.ndarray:
-    """Fake probabilities for every readable file of ``data`` (unreadable ones abort: evaluation must be complete)."""
-    scores = predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False))
-    if len(scores) != len(data):
-        raise SystemExit(f"{len(data) - len(scores)} files could not be read; fix or remove them and evaluate again")
-    return scores
+    """Fake probabilities for every file of ``data``."""
+    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data))
 
 
 def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4

@@ -4,13 +4,13 @@
     python -m train.video --stage frames --data ../shared/data/dfdc-faces --out runs/video-frames
     # 2. cached face sequences of the clips; the frame model fine-tuned on every face of the Train clips
     python -m train.extract_faces --data ../shared/data/videos --out cache/video-faces --extra-frames 60
-    python -m train.video --stage frames --data cache/video-faces --backbone-weights runs/video-frames/best.keras \
+    python -m train.video --stage frames --data cache/video-faces --backbone-weights runs/video-frames/best.keras \\
         --out runs/video-frames-ff --lr 3e-4
     # 3. BiLSTM on the cached sequences, encoder frozen (features computed once)
-    python -m train.video --data cache/video-faces --backbone-weights runs/video-frames-ff/model.keras \
+    python -m train.video --data cache/video-faces --backbone-weights runs/video-frames-ff/model.keras \\
         --out runs/video
     # 4. optional: fine-tune everything together
-    python -m train.video --stage joint --data cache/video-faces --init runs/video/model.keras \
+    python -m train.video --stage joint --data cache/video-faces --init runs/video/model.keras \\
         --out runs/video-joint
 
 Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its thresholds chosen on
@@ -34,8 +34,8 @@ import tensorflow as tf
 from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
                                  assemble_video_model, build_frame_model, build_sequence_head)
 from model.store import load_model, save_model
-from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from model.video import VIDEO_EXTENSIONS
+from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import Labelled, batched, decoded_images, holds_files, load_splits
 from train.evaluate import choose_video_thresholds, predict, predict_videos, video_reports, write_report
 from train.metrics import binary_metrics, choose_threshold
@@ -134,7 +134,7 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
         model = build_frame_model(image_size, args.backbone_weights, _fallback(args), args.dropout)
         compile_binary(model, args.lr)
     model, summary = fit(model, datasets["train"], datasets["validation"], list(sources["train"][1]), args, out)
-    scores = {name: _complete(predict(model, datasets[name]), sources[name][1]) for name in ("validation", "test")
+    scores = {name: predict(model, datasets[name], len(sources[name][1])) for name in ("validation", "test")
               if name in datasets}
     threshold = choose_threshold(sources["validation"][1], scores["validation"])
     metadata = {"kind": "frames", "architecture": "efficientnet_b0", "image_size": image_size,
@@ -146,13 +146,6 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
                                                 "EfficientNet-B0 frames — test")
     save_model(model, out / "model.keras", metadata)
     return metadata
-
-
-def _complete(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``scores``, after checking that every face was scored (an unreadable file would misalign the labels)."""
-    if len(scores) != len(labels):
-        raise SystemExit(f"{len(labels) - len(scores)} files could not be read; fix or remove them and run again")
-    return scores
 
 
 def _subsample(data: Labelled, per_class: int, seed: int) -> Labelled:
