@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.store import load_model, write_metadata
+from model.video import VIDEO_EXTENSIONS
 from train.data import Labelled, image_dataset, load_splits
 from train.metrics import binary_metrics, choose_threshold, plot_confusion, plot_roc
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
@@ -131,8 +132,6 @@ def main(argv: list[str] | None = None) -> None:
         model, metadata = load_model(args.model)
         video = metadata.get("kind") == "video" or len(model.input_shape) == 5
         if video:
-            from train.extract_faces import VIDEO_EXTENSIONS
-
             splits = load_splits(args.data, extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
         else:
             splits = load_splits(args.data)

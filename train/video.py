@@ -90,13 +90,14 @@ def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: ar
 FrameSources = dict[str, tuple[tf.data.Dataset, np.ndarray]]
 
 
-def frame_sources(parser, args, root: str, image_size: int | None, limit_per_class: int | None
-                  ) -> tuple[int, dict[str, Labelled], FrameSources]:
-    """Per split, unbatched (uint8 face, label) pairs and their labels, from a folder of face images or of face
-    sequences cached by ``train.extract_faces`` (every face of a Train clip; the faces serving would score of
-    the others). Returns the face size too: the cache's, else ``image_size``."""
+def frame_sources(parser, args, root: str, image_size: int | None, limit_per_class: int | None,
+                  train_only: bool = False) -> tuple[int, dict[str, Labelled], FrameSources]:
+    """Per split (only Train with ``train_only``), unbatched (uint8 face, label) pairs and their labels, from a
+    folder of face images or of face sequences cached by ``train.extract_faces`` (every face of a Train clip; the
+    faces serving would score of the others). Returns the face size too: the cache's, else ``image_size``."""
     if holds_files(root, SEQUENCE_EXTENSIONS):
         splits = _load_sequence_splits(parser, root, args, limit_per_class)
+        splits = {"train": splits["train"]} if train_only else splits
         clips = {name: load_clips(split) for name, split in splits.items()}
         if image_size and clips["train"].image_size != image_size:
             parser.error(f"the cached faces in {root} are {clips['train'].image_size} px, not {image_size}")
@@ -106,6 +107,7 @@ def frame_sources(parser, args, root: str, image_size: int | None, limit_per_cla
             arrays.items()}
     image_size = image_size or VIDEO_IMAGE_SIZE
     splits = load_splits(root, args.val_split, args.seed, limit_per_class=limit_per_class)
+    splits = {"train": splits["train"]} if train_only else splits
     if args.max_eval_per_class:
         for name in ("validation", "test"):
             if name in splits:
@@ -124,7 +126,8 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
     batch = args.batch_size * strategy.num_replicas_in_sync
     image_size, splits, sources = frame_sources(parser, args, args.data, args.image_size, args.limit_per_class)
     if args.extra_train:
-        _, extra_splits, extra = frame_sources(parser, args, args.extra_train, image_size, args.extra_limit_per_class)
+        _, extra_splits, extra = frame_sources(parser, args, args.extra_train, image_size, args.extra_limit_per_class,
+                                               train_only=True)
         (faces, labels), (more_faces, more_labels) = sources["train"], extra["train"]
         sources["train"] = (faces.concatenate(more_faces), np.concatenate([labels, more_labels]))
         splits["extra_train"] = extra_splits["train"]
