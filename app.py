@@ -41,8 +41,10 @@ SHIPPED_MODELS = {DEFAULT_IMAGE_MODEL.resolve(), Path(DEFAULT_VIDEO_MODEL).resol
 log = logging.getLogger("app")
 
 MODEL_CHOICES = {"video": "Video model (whole clip)", "image": "Image model (frame by frame)"}
-RESULT_HELP = ("Fake probability is the model's estimate that a face was manipulated; the verdict compares the "
-               "most suspicious face with the model's decision threshold.")
+RESULT_HELP = ("Fake probability is the model's calibrated estimate that a face was manipulated. The verdict "
+               "compares the most suspicious face with two thresholds chosen on held-out faces: **Likely fake** above "
+               "the upper one, **Likely real** below the lower one, **Uncertain** in between, where the model was "
+               "too often wrong to say. Faces that are small or heavily compressed are flagged as weak evidence.")
 
 
 def sentence(message: str) -> str:
@@ -213,7 +215,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                                                     elem_id="video-confidence")
                         video_plot = gr.LinePlot(x="time (s)", y="fake probability", color="series",
                                                  y_lim=[0, 1], label="Fake probability over time",
-                                                 color_map={"fake probability": "#dc2626", "threshold": "#6b7280"},
+                                                 color_map={"fake probability": "#dc2626", "threshold": "#6b7280",
+                                                            "fake threshold": "#6b7280", "real threshold": "#16a34a"},
                                                  elem_id="video-plot")
                 video_crops = gr.Gallery(label="Sampled face crops", columns=10, fit_columns=False, height=250,
                                          object_fit="contain", elem_id="video-crops")
@@ -318,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("--share is ignored on Hugging Face Spaces: the Space already has a public address")
     log.info("image model %s ready; loading the video path in the background", image_detector.scorer.name)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not ON_SPACES,
-                max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False)
+                max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False,
+                css=show.VERDICT_CSS)
     return 0
 
 

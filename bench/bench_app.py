@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -62,13 +63,13 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def analyze(client, handle_file) -> None:
     verdict = client.predict(handle_file(str(PHOTO)), api_name="/analyze_image")[0]
-    if not verdict.startswith("## Likely"):
+    if not re.match(r'## <span class="verdict-(real|uncertain|fake)">', verdict):
         raise RuntimeError(f"unexpected verdict: {verdict[:80]!r}")
 
 
 def analyze_clip(client, handle_file, model: str) -> None:
     verdict = client.predict(handle_file(str(CLIP)), model, api_name="/analyze_video")[0]
-    if not verdict.startswith("## Likely"):
+    if not re.match(r'## <span class="verdict-(real|uncertain|fake)">', verdict):
         raise RuntimeError(f"unexpected verdict: {verdict[:80]!r}")
 
 

@@ -67,3 +67,25 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file into RGB uint8 (H, W, 3); raises ``InputError`` with a human reason."""
     return decode_image(read_bytes(path))
+
+
+# The IJG (libjpeg) base luminance quantization table, row by row (the order Pillow reports tables in).
+_IJG_LUMINANCE = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
+                           69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,
+                           81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+                          np.float64)
+
+
+def jpeg_quality(path: str | Path) -> int | None:
+    """The JPEG quality (1–100, IJG scale) a file was last saved with, estimated from its luminance quantization
+    table; None for other formats or unreadable files."""
+    try:
+        with Image.open(path) as image:
+            tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    except (OSError, ValueError):
+        return None
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    scale = float(np.mean(np.asarray(tables[0], np.float64) * 100.0 / _IJG_LUMINANCE))
+    quality = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
+    return int(np.clip(round(quality), 1, 100))

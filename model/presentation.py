@@ -17,13 +17,20 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from model.report import Report
+from model.calibration import Thresholds
+from model.report import Report, ScoredFace
 
 FAKE_RGB = (220, 38, 38)
 REAL_RGB = (22, 163, 74)
+UNCERTAIN_RGB = (107, 114, 128)
+VERDICT_RGB = {"fake": FAKE_RGB, "real": REAL_RGB, "uncertain": UNCERTAIN_RGB}
+VERDICT_CSS = "\n".join(f".verdict-{name} {{ color: rgb{rgb}; }}" for name, rgb in VERDICT_RGB.items())
 DISPLAY_SIDE = 1280
 REPORT_MAX_AGE_S = 3600
-VERDICT_WORDS = {"fake": "Likely fake", "real": "Likely real", "no_face": "No face found", "error": "Not analysed"}
+VERDICT_WORDS = {"fake": "Likely fake", "real": "Likely real", "uncertain": "Uncertain", "no_face": "No face found",
+                 "error": "Not analysed"}
+UNCERTAIN_MESSAGE = ("The score lies between the model's two thresholds, where its verdicts on held-out faces were "
+                     "too often wrong to call either way.")
 NO_FACE_MESSAGE = ("No face was found, so there is nothing to score. Try a sharper, well-lit, front-facing "
                    "picture where the face is at least about 40 pixels wide.")
 LIMITS = """\
@@ -104,8 +111,10 @@ def confidences(report: Report) -> dict[str, float] | None:
 
 
 def verdict_markdown(report: Report, subject: str = "picture") -> str:
-    """A heading with the verdict and one line that says how it was reached."""
-    heading = f"## {VERDICT_WORDS.get(report.verdict, report.verdict)}"
+    """A heading with the verdict (coloured by the app's ``VERDICT_CSS``) and lines that say how it was reached."""
+    words = VERDICT_WORDS.get(report.verdict, report.verdict)
+    heading = f'## <span class="verdict-{report.verdict}">{words}</span>' if report.verdict in VERDICT_RGB \
+        else f"## {words}"
     if report.verdict == "error":
         return f"{heading}\n\n{report.error or 'The file could not be analysed.'}"
     if report.verdict == "no_face":
@@ -116,10 +125,10 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
                                                              ).replace("picture", "clip")
         return f"{heading}\n\n{NO_FACE_MESSAGE}"
     faces = len(report.faces)
-    threshold = 0.5 if report.threshold is None else report.threshold
-    lines = [heading,
-             f"Fake probability **{report.fake_probability:.2f}** (the model calls it fake at "
-             f"{threshold:.2f} or above)."]
+    lines = [heading, probability_line(report)]
+    if report.verdict == "uncertain":
+        lines.append(UNCERTAIN_MESSAGE)
+    lines.append(input_quality_line(report, subject))
     if report.kind == "video":
         lines.append(frames_line(report))
         baseline = (report.extra.get("scores") or {}).get("image")
@@ -133,6 +142,34 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
         lines.append(f"{faces} faces scored in this {subject}; the verdict follows the most suspicious one.")
     lines.append(f"Model: `{report.model}`")
     return "\n\n".join(line for line in lines if line)
+
+
+def probability_line(report: Report) -> str:
+    """The fake probability and the thresholds it was compared with."""
+    thresholds = report.thresholds or Thresholds(0.5, 0.5)
+    text = f"Fake probability **{report.fake_probability:.2f}**"
+    if thresholds.real_below < thresholds.fake_from:
+        return (f"{text} (calibrated: the model calls a face fake at {thresholds.fake_from:.2f} or above, real "
+                f"below {thresholds.real_below:.2f}, and uncertain in between).")
+    return f"{text} (the model calls it fake at {thresholds.fake_from:.2f} or above)."
+
+
+def input_quality_line(report: Report, subject: str) -> str:
+    """One sentence when the input itself makes the verdict weak (faces too small or too compressed)."""
+    small = sum("small" in face.flags for face in report.faces)
+    compressed = any("compressed" in face.flags for face in report.faces)
+    if not small and not compressed:
+        return ""
+    reasons = []
+    if small:
+        sizes = sorted(face.size_px for face in report.faces if "small" in face.flags)
+        reasons.append(f"{'the face is' if len(report.faces) == 1 else f'{small} of the faces are'} small "
+                       f"({sizes[0]} px)")
+    if compressed:
+        quality = report.extra.get("jpeg_quality")
+        reasons.append("the file is heavily compressed" + (f" (JPEG quality {quality})" if quality else ""))
+    return (f"**Weak evidence:** {' and '.join(reasons)}; the model is measurably less reliable on such "
+            f"{subject}s, so weigh this verdict lightly.")
 
 
 def frames_line(report: Report) -> str:
@@ -166,33 +203,39 @@ def annotate(rgb: np.ndarray, report: Report, max_side: int = DISPLAY_SIDE) -> n
                                                         interpolation=cv2.INTER_AREA)
     image = np.ascontiguousarray(image)
     scale = max(image.shape[:2]) / 640.0
-    threshold = report.threshold if report.threshold is not None else 0.5
     for index, face in enumerate(report.faces, start=1):
         box = tuple(int(round(v * factor)) for v in face.box)
-        fake = face.fake_probability >= threshold
-        text = f"{index}: {'fake' if fake else 'real'} {face.fake_probability:.2f}"
-        _label_box(image, box, text, FAKE_RGB if fake else REAL_RGB, scale)
+        verdict = face_verdict(report, face)
+        _label_box(image, box, f"{index}: {verdict} {face.fake_probability:.2f}", VERDICT_RGB[verdict], scale)
     return image
+
+
+def face_verdict(report: Report, face: ScoredFace) -> str:
+    """``real``, ``uncertain`` or ``fake`` for one face, at the report's thresholds."""
+    return (report.thresholds or Thresholds(0.5, 0.5)).verdict(face.fake_probability)
 
 
 def face_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
     """The face crops saved in ``folder``, captioned like their boxes: number, call and fake probability."""
-    threshold = report.threshold if report.threshold is not None else 0.5
     return [(save_picture(face.crop, Path(folder) / f"face_{index}.jpg"),
-             f"{index}: {'fake' if face.fake_probability >= threshold else 'real'} {face.fake_probability:.2f}")
+             f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}"
+             + (f" ({', '.join(face.flags)})" if face.flags else ""))
             for index, face in enumerate(report.faces, start=1)]
 
 
 def timeline(report: Report) -> pd.DataFrame:
-    """Fake probability over time for frames with a face, plus the threshold as a second series."""
+    """Fake probability over time for frames with a face, plus the thresholds (the uncertain band's edges)."""
     rows = [{"time (s)": float(frame["time_s"]), "fake probability": float(frame["fake_probability"]),
              "series": "fake probability"}
             for frame in report.extra.get("frames", [])
             if frame.get("fake_probability") is not None and frame.get("time_s") is not None]
-    if rows and report.threshold is not None:
+    thresholds = report.thresholds
+    if rows and thresholds is not None:
         times = [row["time (s)"] for row in rows]
-        rows += [{"time (s)": t, "fake probability": float(report.threshold), "series": "threshold"}
-                 for t in (min(times), max(times))]
+        lines = {"threshold": thresholds.fake_from} if thresholds.real_below >= thresholds.fake_from else \
+            {"fake threshold": thresholds.fake_from, "real threshold": thresholds.real_below}
+        rows += [{"time (s)": t, "fake probability": float(value), "series": name}
+                 for name, value in lines.items() for t in (min(times), max(times))]
     return pd.DataFrame(rows, columns=["time (s)", "fake probability", "series"])
 
 
@@ -218,18 +261,30 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
     if metadata.get("image_size"):
         facts.append(f"* Input: {metadata['image_size']}×{metadata['image_size']} RGB face crops")
     if metadata.get("threshold") is not None:
-        facts.append(f"* Decision threshold: fake at probability ≥ {float(metadata['threshold']):.3f} "
-                     "(chosen on the validation split)")
-    if metadata.get("data"):
-        facts.append(f"* Trained on: `{Path(str(metadata['data'])).name}`")
+        thresholds = Thresholds.from_metadata(metadata)
+        if thresholds.real_below < thresholds.fake_from:
+            facts.append(f"* Verdicts on the calibrated probability: real below {thresholds.real_below:.3f}, fake at "
+                         f"{thresholds.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
+        else:
+            facts.append(f"* Decision threshold: fake at probability ≥ {thresholds.fake_from:.3f} "
+                         "(chosen on the validation split)")
+    data = metadata.get("data")
+    if isinstance(data, list) and data:
+        facts.append("* Trained on: " + ", ".join(f"`{d.get('name')}` (weight {d.get('weight', 1):g})" for d in data))
+    elif data:
+        facts.append(f"* Trained on: `{Path(str(data)).name}`")
     counts = metadata.get("counts")
-    if isinstance(counts, dict) and counts:
+    if isinstance(counts, dict) and counts and not isinstance(data, list):
         facts.append("* Images per split: " + "; ".join(
             f"{split} " + (", ".join(f"{n} {label}" for label, n in value.items()) if isinstance(value, dict)
                            else str(value)) for split, value in counts.items()))
     lines.append("\n".join(facts))
+    domains = metadata.get("test_domains")
     metrics = metadata.get("test_metrics")
-    if isinstance(metrics, dict):
+    if isinstance(domains, list) and domains:
+        lines.append("Per domain (held-out test split, or validation where a domain has no test split; shares at the "
+                     "verdict thresholds above):\n\n" + markdown_table(domains, "domain"))
+    elif isinstance(metrics, dict):
         rows = _metric_rows(metrics)
         if rows:
             lines.append("Test metrics (held-out test split, at the threshold above):\n\n| metric | value |\n"
@@ -237,6 +292,29 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
     else:
         lines.append("No test metrics were stored with this model.")
     return "\n\n".join(lines)
+
+
+def markdown_table(rows: list[dict[str, Any]], first: str) -> str:
+    """Rows as a Markdown table (shares in percent)."""
+    columns = [(first, first), ("faces", "faces"), ("roc_auc", "ROC-AUC"), ("brier", "Brier"),
+               ("real_called_fake", "real called fake"), ("fakes_caught", "fakes caught"), ("uncertain", "uncertain")]
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key)
+            if key == first and row.get("split") not in (None, "test"):
+                value = f"{value} ({row['split']})"
+            if value is None:
+                cells.append("—")
+            elif key in ("real_called_fake", "fakes_caught", "uncertain"):
+                cells.append(f"{100 * value:.1f} %")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: list[str | Path]) -> str:

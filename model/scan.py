@@ -21,8 +21,8 @@ from model.video import MAX_SECONDS, SAMPLED_FRAMES, VIDEO_EXTENSIONS
 if TYPE_CHECKING:
     from model.image_detector import ImageDetector
 
-CSV_FIELDS = ("path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error",
-              "frames_with_face", "frames_sampled")
+CSV_FIELDS = ("path", "kind", "verdict", "fake_probability", "threshold", "real_below", "faces", "flags", "model",
+              "error", "frames_with_face", "frames_sampled")
 
 
 def kind_of(path: Path) -> str:
@@ -56,8 +56,10 @@ def scan_one(path: Path, analyze_image: Callable[..., Report], analyze_video: Ca
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    """Flatten a JSON record for CSV: faces become their count."""
-    return {**{name: record.get(name) for name in CSV_FIELDS}, "faces": len(record.get("faces") or [])}
+    """Flatten a JSON record for CSV: faces become their count, their flags one ``;``-separated list."""
+    faces = record.get("faces") or []
+    flags = sorted({flag for face in faces for flag in face.get("flags") or []})
+    return {**{name: record.get(name) for name in CSV_FIELDS}, "faces": len(faces), "flags": ";".join(flags)}
 
 
 def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,

@@ -15,7 +15,8 @@ from model.faces import Face, FaceDetector
 from model.image_detector import FaceScorer
 from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
-from model.report import Report, ScoredFace, error_report, verdict_for
+from model.calibration import Thresholds
+from model.report import Report, ScoredFace, error_report
 from model.store import DEFAULT_VIDEO_MODEL, load_model
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
@@ -44,7 +45,7 @@ class VideoModel:
     def __init__(self, path: str | Path) -> None:
         self.keras_model, self.metadata = load_model(path)
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
-        self.threshold = float(self.metadata.get("threshold", 0.5))
+        self.thresholds = Thresholds.from_metadata(self.metadata)
         self.name = f"{self.metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
         spec = tf.TensorSpec((None, self.frames, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
@@ -137,7 +138,8 @@ class VideoDetector:
         results, scores = self._score(crops, model)
         main = {frame: (face, float(p)) for (frame, face), p in zip(tracks[0].members, results[0][1])} if tracks else {}
         judge = self.video_model if model == "video" else self.image_scorer
-        report = Report(path=path, kind="video", verdict="no_face", model=judge.name, threshold=judge.threshold)
+        report = Report(path=path, kind="video", verdict="no_face", model=judge.name)
+        report.decide(judge.thresholds)
         report.extra = {
             "frames": [_frame_row(frame, main.get(position)) for position, frame in enumerate(sampled)],
             "frames_with_face": len(main), "frames_sampled": len(sampled),
@@ -149,9 +151,10 @@ class VideoDetector:
         }
         if tracks:
             report.faces = [ScoredFace(sampled[frame].faces[face].box, sampled[frame].faces[face].score, p,
-                                       sampled[frame].crops[face]) for frame, (face, p) in main.items()]
+                                       sampled[frame].crops[face], self.image_scorer.flags(sampled[frame].crops[face]))
+                            for frame, (face, p) in main.items()]
             report.fake_probability = results[0][0]
-            report.verdict = verdict_for(report.fake_probability, judge.threshold)
+            report.decide(judge.thresholds)
         return report
 
     def _score(self, crops: list[list[np.ndarray]], model: str

@@ -69,3 +69,14 @@ def small_image_model(tmp_path_factory) -> Path:
     model = build_image_model("meso4", image_size=64)
     path = tmp_path_factory.mktemp("models") / "image_model.keras"
     return save_model(model, path, {"kind": "image", "architecture": "meso4", "image_size": 64, "threshold": 0.5})
+
+
+@pytest.fixture(scope="session")
+def uncertain_image_model(tmp_path_factory, small_image_model) -> Path:
+    """The small image model with an uncertain band that covers every score it gives (0.001 to 0.999)."""
+    from model.store import read_metadata, write_metadata
+
+    path = tmp_path_factory.mktemp("uncertain") / "image_model.keras"
+    path.write_bytes(small_image_model.read_bytes())
+    write_metadata(path, {**read_metadata(small_image_model), "real_below": 0.001, "threshold": 0.999})
+    return path

@@ -6,6 +6,7 @@ Also the presentation helpers the app wires to its components (boxes, captions, 
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -20,7 +21,9 @@ from model.report import Report, ScoredFace
 from tests.browser_support import ROOT, AppServer, small_video_model
 
 EXAMPLES = ROOT / "assets" / "examples"
-SCAN_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error"}
+SCAN_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "real_below", "faces", "model", "error"}
+VERDICTS = {"real", "uncertain", "fake"}
+VERDICT_HEADING = re.compile(r'^## <span class="verdict-(real|uncertain|fake)">(Likely real|Uncertain|Likely fake)</span>')
 MAX_FILE_MB = 1
 
 
@@ -185,7 +188,7 @@ def test_config_has_no_analytics_and_the_upload_limit(app):
 
 def test_photo_with_face(client):
     verdict, confidence, boxed, crops, report_file, report_text = analyze_image(client, EXAMPLES / "astronaut.jpg")
-    assert verdict.startswith("## Likely ") and "1 face scored" in verdict
+    assert VERDICT_HEADING.match(verdict) and "1 face scored" in verdict
     scores = {item["label"]: item["confidence"] for item in confidence["confidences"]}
     assert set(scores) == {"fake", "real"} and scores["fake"] + scores["real"] == pytest.approx(1, abs=1e-3)
     assert confidence["label"] in ("fake", "real")
@@ -196,8 +199,11 @@ def test_photo_with_face(client):
     assert len(crops) == 1 and crops[0]["caption"].startswith("1: ")
     report = json.loads(report_text)
     assert json.loads(Path(report_file).read_text()) == report and Path(report_file).name == "astronaut_report.json"
-    assert set(report) == SCAN_FIELDS and report["kind"] == "image" and report["path"] == "astronaut.jpg"
-    assert report["verdict"] in ("real", "fake") and report["fake_probability"] == scores["fake"]
+    assert set(report) == SCAN_FIELDS | {"jpeg_quality"} and report["kind"] == "image"
+    assert report["path"] == "astronaut.jpg" and report["jpeg_quality"] > 50
+    assert report["verdict"] in VERDICTS and report["fake_probability"] == scores["fake"]
+    [face] = report["faces"]
+    assert face["verdict"] == report["verdict"] and face["size_px"] > 100 and face["flags"] == []
     assert len(report["faces"]) == 1 and report["faces"][0]["score"] > 0.9
 
 
@@ -264,7 +270,7 @@ def test_short_video(client, model):
     assert report["video_model"] == model and f"`{report['model']}`" in verdict
     assert report["frames_sampled"] >= 10 and report["frames_with_face"] >= report["frames_sampled"] - 2
     assert f"{report['frames_with_face']} of {report['frames_sampled']}" in verdict
-    assert report["verdict"] in ("real", "fake") and confidence["confidences"][0]["confidence"] >= 0.5
+    assert report["verdict"] in VERDICTS and confidence["confidences"][0]["confidence"] >= 0.5
     columns = plot["value"]["columns"] if "value" in plot else plot["columns"]
     rows = plot["value"]["data"] if "value" in plot else plot["data"]
     assert columns == ["time (s)", "fake probability", "series"]
@@ -305,9 +311,28 @@ def test_video_errors_are_one_sentence(client, bad_files):
 def test_keeps_serving_without_tracebacks(app, client, bad_files):
     test_bad_image_gets_one_sentence(client, bad_files, "text.jpg", "Not a readable image file.")
     verdict, *_ = analyze_image(client, EXAMPLES / "astronaut.jpg")
-    assert verdict.startswith("## Likely ")
+    assert VERDICT_HEADING.match(verdict)
     assert app.process.poll() is None
     assert "Traceback" not in app.output()
+
+
+def test_uncertain_verdict_through_the_endpoint(uncertain_image_model, tmp_path):
+    """A model whose uncertain band covers its scores: the app says "Uncertain", why, and keeps the probability."""
+    from gradio_client import Client
+
+    with AppServer("--image-model", str(uncertain_image_model), "--video-model", str(tmp_path / "none.keras")) as server:
+        verdict, confidence, _, crops, _, report_text = analyze_image(Client(server.url, verbose=False),
+                                                                      EXAMPLES / "astronaut.jpg")
+        css = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
+    from model import presentation as show
+
+    assert verdict.startswith('## <span class="verdict-uncertain">Uncertain</span>')
+    assert show.UNCERTAIN_MESSAGE in verdict and "uncertain in between" in verdict
+    report = json.loads(report_text)
+    assert report["verdict"] == "uncertain" and (report["real_below"], report["threshold"]) == (0.001, 0.999)
+    assert report["faces"][0]["verdict"] == "uncertain" and crops[0]["caption"].startswith("1: uncertain ")
+    assert confidence["confidences"] and report["fake_probability"] is not None
+    assert ".verdict-uncertain" in css  # the neutral colour is served with the page
 
 
 def test_missing_model_is_one_line_and_exit_2(tmp_path):

@@ -68,7 +68,7 @@ def test_upload_image_shows_verdict_boxes_and_crops(page, shots):
     page.locator("#image-input input[type=file]").set_input_files(str(EXAMPLES / "two_faces.jpg"))
     page.click("#image-button")
     heading = page.wait_for_selector("#image-verdict h2")
-    assert heading.inner_text() in ("Likely real", "Likely fake")
+    assert heading.inner_text() in ("Likely real", "Uncertain", "Likely fake")
     assert "2 faces scored" in page.inner_text("#image-verdict")
     page.wait_for_selector("#image-boxed img")
     page.wait_for_function("document.querySelectorAll('#image-crops img').length == 2")
@@ -113,7 +113,7 @@ def test_webcam_snapshot_shows_verdict(page, shots):
     page.screenshot(path=shots / "05_webcam_live.png", full_page=True)
     page.get_by_role("button", name="capture photo").click()
     heading = page.wait_for_selector("#webcam-verdict h2")
-    assert heading.inner_text() in ("Likely real", "Likely fake")
+    assert heading.inner_text() in ("Likely real", "Uncertain", "Likely fake")
     assert "1 face scored" in page.inner_text("#webcam-verdict")
     page.wait_for_function("document.querySelectorAll('#webcam-crops img').length == 1")
     page.screenshot(path=shots / "06_webcam_result.png", full_page=True)
@@ -157,3 +157,20 @@ def test_about_tab_shows_model_card_and_limits(page, shots):
     assert "Image model" in card.inner_text()
     assert "Accuracy drops on other data sets" in page.inner_text("#about-limits")
     page.screenshot(path=shots / "09_about.png", full_page=True)
+
+
+def test_uncertain_verdict_is_shown_in_a_neutral_colour(browser, uncertain_image_model, shots, tmp_path):
+    """With a model whose uncertain band covers its scores, the heading says "Uncertain" in grey, with why."""
+    with AppServer("--image-model", str(uncertain_image_model), "--video-model", str(tmp_path / "none.keras")) as app:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app.url)
+        page.locator("#image-input input[type=file]").set_input_files(str(EXAMPLES / "astronaut.jpg"))
+        page.click("#image-button")
+        heading = page.wait_for_selector("#image-verdict h2 .verdict-uncertain")
+        assert heading.inner_text() == "Uncertain"
+        assert heading.evaluate("node => getComputedStyle(node).color") == "rgb(107, 114, 128)"
+        assert "too often wrong to call either way" in page.inner_text("#image-verdict")
+        page.screenshot(path=str(shots / "uncertain_verdict.png"), full_page=True)
+        context.close()

@@ -56,7 +56,7 @@ def test_exit_zero_and_no_traceback(scanned):
 @pytest.mark.parametrize("name", ["face.jpg", "gray.png", "rgba.png", "deep.png"])
 def test_photos_with_a_face_get_a_verdict(scanned, name):
     record = scanned[1][name]
-    assert record["verdict"] in {"real", "fake"}, record
+    assert record["verdict"] in {"real", "uncertain", "fake"}, record
     assert record["kind"] == "image" and record["error"] is None
     assert len(record["faces"]) == 1
     face = record["faces"][0]
@@ -91,7 +91,7 @@ def test_csv_has_one_row_per_file(scanned):
 def test_faces_cropped_skips_detection(tmp_path, small_image_model, faceless_path):
     result = run_scan(str(faceless_path), "--faces-cropped", "--image-model", str(small_image_model))
     record = json.loads(result.stdout)
-    assert record["verdict"] in {"real", "fake"}
+    assert record["verdict"] in {"real", "uncertain", "fake"}
     assert record["faces"][0]["box"] == [0, 0, 320, 240] and record["faces"][0]["score"] is None
 
 
@@ -99,3 +99,26 @@ def test_wrong_command_line_exits_two(small_image_model):
     assert run_scan().returncode == 2
     result = run_scan("x.jpg", "--image-model", "/nonexistent/model.keras")
     assert result.returncode == 2 and "cannot load the image model" in result.stderr
+
+
+def test_uncertain_verdict_and_weak_evidence_flags(tmp_path, astronaut, uncertain_image_model):
+    """Scores inside the model's uncertain band are called ``uncertain`` in the JSON and the CSV; a small face in
+    a heavily compressed JPEG is flagged, with its size in pixels."""
+    write_rgb(tmp_path / "face.png", astronaut)
+    small = cv2.resize(cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), (160, 160), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(tmp_path / "small.jpg"), small, [cv2.IMWRITE_JPEG_QUALITY, 25])
+    csv_path = tmp_path / "out.csv"
+    result = run_scan(str(tmp_path / "face.png"), str(tmp_path / "small.jpg"), "--image-model",
+                      str(uncertain_image_model), "--csv", str(csv_path))
+    records = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    face = records["face.png"]
+    assert face["verdict"] == "uncertain" and (face["real_below"], face["threshold"]) == (0.001, 0.999)
+    assert face["faces"][0]["verdict"] == "uncertain" and face["faces"][0]["flags"] == []
+    assert face["faces"][0]["size_px"] > 100 and "jpeg_quality" not in face
+    weak = records["small.jpg"]
+    assert weak["jpeg_quality"] == 25 and weak["faces"], weak
+    assert weak["faces"][0]["size_px"] < 64 and weak["faces"][0]["flags"] == ["small", "compressed"]
+    with csv_path.open() as handle:
+        rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
+    assert rows["face.png"]["verdict"] == "uncertain" and rows["face.png"]["real_below"] == "0.001"
+    assert rows["small.jpg"]["flags"] == "compressed;small"

@@ -15,7 +15,7 @@ from tests.test_scan import run_scan
 from tests.test_video_detector import face_frames, video_model_path  # noqa: F401  (a fixture)
 from tests.test_video_io import numbered_frames, set_webm_duration, write_clip, write_wav
 
-BASE_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "faces", "model", "error"}
+BASE_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "real_below", "faces", "model", "error"}
 VIDEO_FIELDS = BASE_FIELDS | {"frames", "frames_with_face", "frames_sampled", "tracks", "video_model", "scores",
                               "truncated"}
 
@@ -52,14 +52,14 @@ def test_every_file_reported_without_traceback(scanned):
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert set(records) == {"clip.mp4", "webcam.webm", "nobody.avi", "noise.mov", "empty.mkv", "voice.mp4",
                             "photo.jpg"}
-    assert records["photo.jpg"]["kind"] == "image" and records["photo.jpg"]["verdict"] in ("real", "fake")
+    assert records["photo.jpg"]["kind"] == "image" and records["photo.jpg"]["verdict"] in ("real", "uncertain", "fake")
 
 
 @pytest.mark.parametrize("name", ["clip.mp4", "webcam.webm"])
 def test_clips_use_the_video_model_by_default(scanned, name):
     record = scanned[1][name]
     assert set(record) == VIDEO_FIELDS and record["kind"] == "video"
-    assert record["verdict"] in ("real", "fake") and record["video_model"] == "video"
+    assert record["verdict"] in ("real", "uncertain", "fake") and record["video_model"] == "video"
     assert record["model"].endswith("@video_model.keras") and set(record["scores"]) == {"image", "video"}
     assert record["frames_sampled"] == record["frames_with_face"] == len(record["faces"]) == 6
     assert [frame["index"] for frame in record["frames"]] == [0, 2, 4, 7, 9, 11]
@@ -99,10 +99,10 @@ def test_image_model_baseline_on_request(capsys, inputs, small_image_model, vide
 def test_without_video_weights(capsys, inputs, small_image_model, tmp_path):
     absent = ["--image-model", str(small_image_model), "--video-model", str(tmp_path / "absent.keras")]
     records = scan_in_process(capsys, str(inputs / "clip.mp4"), *absent)
-    assert records["clip.mp4"]["video_model"] == "image" and records["clip.mp4"]["verdict"] in ("real", "fake")
+    assert records["clip.mp4"]["video_model"] == "image" and records["clip.mp4"]["verdict"] in ("real", "uncertain", "fake")
     records = scan_in_process(capsys, str(inputs / "clip.mp4"), str(inputs / "photo.jpg"), "--model", "video", *absent)
     assert records["clip.mp4"]["error"] == "video model not available"
-    assert records["photo.jpg"]["verdict"] in ("real", "fake")
+    assert records["photo.jpg"]["verdict"] in ("real", "uncertain", "fake")
 
 
 def test_bad_limits_exit_two(small_image_model):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +17,13 @@ from model.store import load_model, read_metadata
 from tests.conftest import write_rgb
 from train import evaluate, image
 from train.data import load_splits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_name(run) -> str:
+    """The domain name training gave the tiny_faces folder (its folder name)."""
+    return read_metadata(run / "model.keras")["data"][0]["name"]
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +40,16 @@ def test_one_epoch_yields_a_loadable_model_with_provenance(trained):
     assert metadata["kind"] == "image" and metadata["image_size"] == 32
     assert 0.0 <= metadata["threshold"] <= 1.0
     assert metadata["epochs_run"] == 1
-    assert metadata["counts"]["train"] == {"real": 16, "fake": 16}
+    assert metadata["counts"]["train"] == {tiny_name(trained): {"real": 16, "fake": 16}}
     assert metadata["command"].startswith("python -m ")
-    assert set(metadata["test_metrics"]) >= {"accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix"}
-    for name in ("best.keras", "history.csv", "test_roc.png", "test_confusion.png"):
-        assert (trained / name).exists(), name
+    assert metadata["real_below"] <= metadata["threshold"]
+    assert set(metadata["calibration"]) == {"method", "slope", "intercept"}
+    assert set(metadata["validation_calibration"]) >= {"brier_before", "brier_after", "ece_before", "ece_after"}
+    [row] = metadata["test_domains"]
+    assert set(row) >= {"domain", "roc_auc", "brier", "real_called_fake", "fakes_caught", "uncertain"}
+    name = tiny_name(trained)
+    for file in ("best.keras", "history.csv", f"test_{name}_roc.png", f"test_{name}_confusion.png"):
+        assert (trained / file).exists(), file
     assert any((trained / "tensorboard").rglob("events.out.tfevents.*"))
 
 
@@ -43,13 +60,32 @@ def test_saved_model_scores_crops_between_zero_and_one(trained):
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
 
 
-def test_evaluate_reproduces_the_stored_test_metrics(trained, tiny_faces, tmp_path, capsys):
-    evaluate.main(["--model", str(trained / "model.keras"), "--data", str(tiny_faces), "--out", str(tmp_path)])
-    printed = json.loads(capsys.readouterr().out)
-    stored = read_metadata(trained / "model.keras")["test_metrics"]
-    assert printed["roc_auc"] == pytest.approx(stored["roc_auc"], abs=1e-6)
-    assert printed["confusion_matrix"] == stored["confusion_matrix"]
-    assert (tmp_path / "test_metrics.json").exists() and (tmp_path / "test_roc.png").exists()
+def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_path, capsys):
+    evaluate.main(["--model", str(trained / "model.keras"), "--data", str(tiny_faces), "--out", str(tmp_path),
+                   "--robustness"])
+    printed = capsys.readouterr().out
+    [stored] = read_metadata(trained / "model.keras")["test_domains"]
+    result = json.loads((tmp_path / "domains_metrics.json").read_text())
+    [row] = result["domains"]
+    assert row["roc_auc"] == pytest.approx(stored["roc_auc"], abs=1e-6)
+    assert row["uncertain"] == pytest.approx(stored["uncertain"])
+    assert f"| {stored['domain']} | 16 | {stored['roc_auc']:.3f} |" in printed
+    conditions = [r["condition"] for r in result["robustness"]["rows"]]
+    assert conditions[0] == "as given" and "JPEG 50" in conditions and "downscaled to 1/4" in conditions
+    assert result["robustness"]["rows"][0]["roc_auc"] == pytest.approx(row["roc_auc"])
+    assert (tmp_path / f"test_{stored['domain']}_roc.png").exists()
+
+
+def test_calibrating_again_stores_the_same_calibration(trained, tiny_faces, tmp_path):
+    copy = tmp_path / "model.keras"
+    copy.write_bytes((trained / "model.keras").read_bytes())
+    stored = read_metadata(trained / "model.keras")
+    (tmp_path / "model.json").write_text(json.dumps({**stored, "calibration": {}, "threshold": 0.5}))
+    evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path), "--calibrate",
+                   "--val-per-class", "600"])
+    again = read_metadata(copy)
+    assert again["calibration"] == stored["calibration"]
+    assert (again["real_below"], again["threshold"]) == pytest.approx((stored["real_below"], stored["threshold"]))
 
 
 def test_one_folder_with_val_split_and_any_letter_case(tmp_path):
@@ -68,6 +104,44 @@ def test_missing_class_folder_is_a_clear_command_line_error(tmp_path, capsys):
         image.main(["--data", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "no Fake/ folder" in capsys.readouterr().err
+
+
+def test_several_domains_with_weights_and_self_blended_fakes(tiny_faces, tmp_path):
+    spec = tmp_path / "domains.txt"
+    spec.write_text(f"{tiny_faces} 0.5\n")
+    image.main(["--data", str(tiny_faces), "--data-spec", str(spec), "--out", str(tmp_path / "run"), "--epochs", "1",
+                "--batch-size", "8", "--image-size", "32", "--architecture", "meso4", "--steps-per-epoch", "3",
+                "--self-blend-share", "0.3"])
+    metadata = read_metadata(tmp_path / "run" / "model.keras")
+    assert [(d["name"], d["weight"]) for d in metadata["data"]] == [(tiny_faces.name, 1.0),
+                                                                    (f"{tiny_faces.name}#2", 0.5)]
+    assert metadata["self_blend_share"] == 0.3 and metadata["steps_per_epoch"] == 3
+    assert [row["domain"] for row in metadata["test_domains"]] == [tiny_faces.name, f"{tiny_faces.name}#2"]
+
+
+def test_two_local_workers_train_one_epoch_together(tiny_faces, tmp_path):
+    """``--strategy multiworker`` with TF_CONFIG naming two workers on 127.0.0.1: both finish the epoch."""
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+               "CI": "1"}
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "train.image", "--data", str(tiny_faces), "--out", str(tmp_path / f"worker{index}"),
+             "--epochs", "1", "--batch-size", "8", "--image-size", "32", "--architecture", "meso4",
+             "--steps-per-epoch", "4", "--strategy", "multiworker", "--face-cache", str(tmp_path / f"cache{index}")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output[-3000:]
+    model, metadata = load_model(tmp_path / "worker0" / "model.keras")
+    assert metadata["epochs_run"] == 1 and model.output_shape == (None, 1)
+    assert "4/4" in outputs[0]
 
 
 def test_mirrored_strategy_trains_too(tiny_faces, tmp_path):

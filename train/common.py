@@ -18,10 +18,20 @@ import tensorflow as tf
 from train.data import class_weights
 
 
-def add_common_flags(parser: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float) -> None:
-    """Flags every trainer takes."""
-    parser.add_argument("--data", required=True, help="folder with Train/ and Validation/ (optionally Test/), "
-                        "each holding Real/ and Fake/; or one Real/+Fake/ folder with --val-split")
+def add_common_flags(parser: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float,
+                     several_domains: bool = False) -> None:
+    """Flags every trainer takes; ``several_domains`` lets ``--data`` repeat (with optional weights)."""
+    folder_help = ("folder with Train/ and Validation/ (optionally Test/), each holding Real/ and Fake/; or one "
+                   "Real/+Fake/ folder with --val-split")
+    if several_domains:
+        parser.add_argument("--data", action="append", default=None, metavar="PATH[:WEIGHT]",
+                            help=f"a training domain: {folder_help}. Repeat for several domains; WEIGHT (default 1) "
+                            "sets its share of the batches")
+        parser.add_argument("--data-spec", default=None, metavar="FILE",
+                            help="a text file listing domains, one 'PATH [WEIGHT]' per line (instead of or beside "
+                            "--data)")
+    else:
+        parser.add_argument("--data", required=True, help=folder_help)
     parser.add_argument("--out", default=None, help="run folder for checkpoints, logs and the final model")
     parser.add_argument("--logdir", default=None, help="TensorBoard log folder (default: OUT/tensorboard)")
     parser.add_argument("--epochs", type=int, default=epochs)
@@ -78,17 +88,38 @@ def compile_binary(model: keras.Model, lr: float) -> None:
                   metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")])
 
 
+def prepare_multi_worker(model: keras.Model, dataset: tf.data.Dataset) -> None:
+    """Work around Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
+
+    ``fit`` builds the loss, metric and optimizer state by averaging one distributed batch across workers in
+    eager mode, which that strategy rejects ("Attempt to convert a value (PerReplica...)"): the state is built
+    here from a plain batch and that step skipped. Its per-step logs are then averaged across workers along
+    axis 0, which scalars lack: the steps report each value as a one-element vector.
+    """
+    x, y = next(iter(dataset))
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=(x, y, None))
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+    for name in ("train_step", "test_step"):
+        step = getattr(model, name)
+        setattr(model, name, lambda data, step=step: {key: tf.reshape(value, (1,)) for key, value in step(data).items()})
+
+
 def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str:
     """The command as the user typed it, for the model's provenance."""
     return f"{parser.prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
 
 
-def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int],
-        args: argparse.Namespace, out: Path) -> tuple[keras.Model, dict[str, Any]]:
-    """Train with class weights and the standard callbacks; returns the best model and a run summary."""
+def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int] | None,
+        args: argparse.Namespace, out: Path, steps_per_epoch: int | None = None) -> tuple[keras.Model, dict[str, Any]]:
+    """Train with the standard callbacks, weighting classes by ``labels`` (None: batches are balanced already;
+    endless datasets need ``steps_per_epoch``); returns the best model and a run summary."""
     logdir = Path(args.logdir) if args.logdir else out / "tensorboard"
     started = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, class_weight=class_weights(labels),
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        prepare_multi_worker(model, train_ds)
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+              class_weight=class_weights(labels) if labels is not None else None,
               callbacks=make_callbacks(out, logdir, args.patience), verbose=2 if os.environ.get("CI") else "auto")
     aucs = logged_val_aucs(out / "history.csv")
     best_path = out / "best.keras"

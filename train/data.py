@@ -1,4 +1,5 @@
-"""Labelled data in the Real/Fake layout: file listing, splits, class weights and the tf.data image pipeline."""
+"""Labelled data in the Real/Fake layout: file listing, splits, class weights and the tf.data image pipelines
+(evaluation batches, and training batches mixed over domains and classes with augmentation and self-blended fakes)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import resize_faces
+from train.augment import QualityAugmentation
+from train.self_blend import self_blend_batch_op
 
 LABELS = {"real": 0, "fake": 1}
 SPLITS = ("train", "validation", "test")
@@ -110,18 +112,6 @@ def _decode(path: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.cast(resize_faces(image, image_size), tf.uint8)
 
 
-def _augment_one(image: tf.Tensor) -> tf.Tensor:
-    """Per-image augmentation on uint8: flip, JPEG re-compression, colour jitter. Returns float32 0–255."""
-    image = tf.image.random_flip_left_right(image)
-    image = tf.cond(tf.random.uniform(()) < 0.3, lambda: tf.image.random_jpeg_quality(image, 60, 95),
-                    lambda: image)
-    image = tf.image.convert_image_dtype(image, tf.float32)
-    image = tf.image.random_brightness(image, 0.08)
-    image = tf.image.random_contrast(image, 0.85, 1.15)
-    image = tf.image.random_saturation(image, 0.85, 1.15)
-    return tf.clip_by_value(image, 0.0, 1.0) * 255.0
-
-
 def decoded_images(data: Labelled, image_size: int) -> tf.data.Dataset:
     """(uint8 face, label) pairs of image files, resized for the model; unreadable files are skipped."""
     dataset = tf.data.Dataset.from_tensor_slices((data.paths, np.asarray(data.labels, np.float32)))
@@ -137,17 +127,82 @@ def image_dataset(data: Labelled, image_size: int, batch_size: int, training: bo
 
 
 def batched(dataset: tf.data.Dataset, count: int, batch_size: int, training: bool, seed: int) -> tf.data.Dataset:
-    """uint8 (face, label) pairs -> float32 0–255 batches; shuffled and augmented when ``training``."""
+    """uint8 (face, label) pairs -> float32 0–255 batches; shuffled and augmented (``QualityAugmentation``, the
+    same for both classes) when ``training``."""
     if training:
-        geometry = keras.Sequential([
-            keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),
-            keras.layers.RandomZoom((-0.08, 0.08), fill_mode="reflect", seed=seed),
-        ])
         dataset = dataset.shuffle(min(count, 20_000), seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.map(lambda x, y: (_augment_one(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-        dataset = dataset.batch(batch_size)
-        dataset = dataset.map(lambda x, y: (tf.clip_by_value(geometry(x, training=True), 0.0, 255.0), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        augment = QualityAugmentation()
+        dataset = dataset.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This worker's share of the files under multi-worker training: every ``count``-th file from ``index``."""
+
+    count: int = 1
+    index: int = 0
+
+    def of(self, paths: list[str]) -> list[str]:
+        return paths[self.index::self.count] if self.count > 1 else paths
+
+
+def _stream(paths: list[str], label: float, image_size: int, seed: int) -> tf.data.Dataset:
+    """Endless shuffled uint8 faces of one (domain, class), with their label."""
+    files = tf.data.Dataset.from_tensor_slices(paths).shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    faces = files.repeat().map(lambda p: _decode(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
+    return faces.ignore_errors(log_warning=True).map(lambda x: (x, tf.constant(label, tf.float32)))
+
+
+def _self_blended(faces: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
+    """Pseudo-fakes made from a stream of real faces (``train.self_blend``), labelled fake."""
+    def blend(x, _):
+        out = tf.numpy_function(self_blend_batch_op, [x], tf.uint8, stateful=True)
+        return tf.ensure_shape(out, (image_size, image_size, 3)), tf.constant(1.0, tf.float32)
+
+    return faces.map(blend, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def stream_weights(domains: dict[str, tuple[Labelled, float]], self_blend_share: float) -> dict[str, float]:
+    """Sampling probability of each stream: half real, half fake; each domain's share of a class by its weight;
+    ``self_blend_share`` of the fakes self-blended from real faces of every domain."""
+    total = sum(weight for _, weight in domains.values())
+    weights = {}
+    for name, (_, weight) in domains.items():
+        weights[f"{name}/real"] = 0.5 * weight / total
+        weights[f"{name}/fake"] = 0.5 * (1.0 - self_blend_share) * weight / total
+    if self_blend_share > 0:
+        weights["self-blended/fake"] = 0.5 * self_blend_share
+    return weights
+
+
+def mixed_dataset(domains: dict[str, tuple[Labelled, float]], image_size: int, batch_size: int,
+                  self_blend_share: float = 0.0, seed: int = 0, shard: Shard = Shard(),
+                  augmentation: QualityAugmentation | None = QualityAugmentation()) -> tf.data.Dataset:
+    """Endless training batches balanced over domain and class: sources -> sampling -> augmentation -> batches.
+
+    ``domains`` maps a name to (files, weight). Real faces of every domain also feed the self-blended fakes.
+    Each worker of a multi-worker run reads only its ``shard`` of every file list.
+    """
+    streams: dict[str, tf.data.Dataset] = {}
+    for offset, (name, (data, _)) in enumerate(domains.items()):
+        for label, word in ((0, "real"), (1, "fake")):
+            paths = shard.of([p for p, y in zip(data.paths, data.labels) if y == label])
+            if not paths:
+                raise ValueError(f"domain {name} has no {word} faces")
+            streams[f"{name}/{word}"] = _stream(paths, float(label), image_size, seed + 2 * offset + label)
+    weights = stream_weights(domains, self_blend_share)
+    if self_blend_share > 0:
+        reals = [streams[f"{name}/real"] for name in domains]
+        real_weights = [weights[f"{name}/real"] for name in domains]
+        streams["self-blended/fake"] = _self_blended(
+            tf.data.Dataset.sample_from_datasets(reals, real_weights, seed=seed + 991), image_size)
+    names = list(weights)
+    dataset = tf.data.Dataset.sample_from_datasets([streams[n] for n in names], [weights[n] for n in names],
+                                                   seed=seed)
+    if augmentation is not None:
+        dataset = dataset.map(lambda x, y: (augmentation(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size, drop_remainder=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,51 +1,105 @@
-"""Train the image deepfake detector on face crops in the Real/Fake layout.
+"""Train the image deepfake detector on face crops from one or several Real/Fake domains.
 
     python -m train.image --data ../shared/data/dfdc-faces --out runs/image
+    python -m train.image --data ../extra-data/dfdc-faces-all --data ../extra-data/photos \\
+        --data ../extra-data/ffpp-faces-256:0.5 --self-blend-share 0.33 --out runs/image-multi
+
+Batches are balanced over domains (by weight) and classes, every face gets the same quality augmentation, and
+``--self-blend-share`` of the fakes are self-blended from real faces. At the end the probabilities are
+calibrated on Validation and the ``real`` / ``uncertain`` / ``fake`` thresholds stored with the model.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from model.architectures import IMAGE_ARCHITECTURES, build_image_model
 from model.preprocessing import IMAGE_SIZE
 from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
-from train.data import image_dataset, load_splits
-from train.evaluate import predict_images, write_report
-from train.metrics import choose_threshold
+from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
+from train.domains import DomainSplit, FaceCropper, domains_from_args, load_domains, pooled
+from train.evaluate import calibrate, domain_table
+
+VALIDATION_PER_CLASS = 600
+
+
+def worker_shard(strategy: tf.distribute.Strategy) -> Shard:
+    """This worker's share of the files under ``multiworker``; everything otherwise."""
+    resolver = getattr(strategy.extended, "_cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return Shard()
+    spec = resolver.cluster_spec().as_dict()
+    workers = len(spec.get("worker", [])) + len(spec.get("chief", []))
+    index = int(resolver.task_id or 0) + (len(spec.get("chief", [])) if resolver.task_type == "worker" else 0)
+    return Shard(max(workers, 1), index)
+
+
+def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, float]]:
+    """What the sampler draws from: each domain with its weight; a domain that mixes crops with faces found in
+    large pictures is split into both, by the square root of their sizes, so that the few large pictures (the
+    photos people bring) are seen more often than their count, without being repeated endlessly."""
+    sources = {}
+    for part in parts:
+        subsets = part.subsets()
+        if not subsets:
+            sources[part.domain.label] = (part.data, part.domain.weight)
+            continue
+        roots = {kind: math.sqrt(len(data)) for kind, data in subsets.items()}
+        for kind, data in subsets.items():
+            sources[f"{part.domain.label} · {kind}"] = (data, part.domain.weight * roots[kind] / sum(roots.values()))
+    return sources
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0])
-    add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3)
+    parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3, several_domains=True)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
     parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
     parser.add_argument("--init-from", default=None, metavar="MODEL",
                         help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
                         "fine-tune the shipped model on your data (its architecture and image size are used)")
+    parser.add_argument("--self-blend-share", type=float, default=0.0, metavar="SHARE",
+                        help="share of the fake examples self-blended from real faces (0 to 1; default 0)")
+    parser.add_argument("--steps-per-epoch", type=int, default=None,
+                        help="batches per epoch (default: one pass over the training faces)")
+    parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
+                        help="Validation faces per domain and class used to select and calibrate the model")
+    parser.add_argument("--face-cache", default="runs/face-cache",
+                        help="where faces cut from large pictures and face sequences are cached")
     args = parser.parse_args(argv)
 
+    if not 0.0 <= args.self_blend_share < 1.0:
+        parser.error("--self-blend-share must be in [0, 1)")
     keras.utils.set_random_seed(args.seed)
-    try:
-        splits = load_splits(args.data, args.val_split, args.seed, limit_per_class=args.limit_per_class)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
-    out = Path(args.out or "runs/image")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, split in splits.items():
-        print(f"{name}: {split.counts()}")
-
     start = load_model(args.init_from) if args.init_from else None
     if start is not None:
         args.architecture = start[1].get("architecture", args.architecture)
         args.image_size = int(start[1].get("image_size", args.image_size))
+    try:
+        domains = domains_from_args(args.data, args.data_spec)
+        splits = load_domains(domains, FaceCropper(args.face_cache, args.image_size), args.val_split, args.seed,
+                              args.limit_per_class)
+        if "validation" not in splits:
+            raise ValueError("no domain has a Validation split")
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
+    out = Path(args.out or "runs/image")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, parts in splits.items():
+        for part in parts:
+            print(f"{name} {part.domain.label} (weight {part.domain.weight:g}): {part.data.counts()}")
+    for name, share in stream_weights(training_sources(splits["train"]), args.self_blend_share).items():
+        print(f"sampling {name}: {100 * share:.1f} %")
+
     strategy = make_strategy(args.strategy)
     with strategy.scope():
         model = build_image_model(args.architecture, args.image_size)
@@ -53,21 +107,25 @@ def main(argv: list[str] | None = None) -> None:
             model.set_weights(start[0].get_weights())
         compile_binary(model, args.lr)
     batch = args.batch_size * strategy.num_replicas_in_sync
-    train_ds = image_dataset(splits["train"], args.image_size, batch, training=True, seed=args.seed)
-    val_ds = image_dataset(splits["validation"], args.image_size, batch, training=False)
-    model, summary = fit(model, train_ds, val_ds, splits["train"].labels, args, out)
+    train = training_sources(splits["train"])
+    train_ds = mixed_dataset(train, args.image_size, batch, args.self_blend_share, args.seed,
+                             worker_shard(strategy))
+    validation = pooled(splits["validation"], args.val_per_class, args.seed)
+    val_ds = image_dataset(validation, args.image_size, batch, training=False)
+    steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
+    model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps)
 
-    val = splits["validation"]
-    threshold = choose_threshold(np.asarray(val.labels), predict_images(model, val, args.image_size))
     metadata = {
         "kind": "image", "architecture": args.architecture, "image_size": args.image_size,
-        "threshold": threshold, "data": str(args.data), "command": command_line(parser, argv),
-        "counts": {name: split.counts() for name, split in splits.items()}, **summary,
+        "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
+        "self_blend_share": args.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
+        "command": command_line(parser, argv),
+        "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
+        **summary,
     }
+    metadata.update(calibrate(model, validation, args.image_size))
     if "test" in splits:
-        test = splits["test"]
-        metadata["test_metrics"] = write_report(test.labels, predict_images(model, test, args.image_size),
-                                                threshold, out, "test", f"{args.architecture} — test")
+        metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
     path = save_model(model, out / "model.keras", metadata)
     print(json.dumps({"model": str(path), **metadata}, indent=2))
 

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
+from model.calibration import Calibration, Thresholds, logit
+
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold that maximises balanced accuracy (Youden's J) on held-out data."""
@@ -74,3 +76,63 @@ def plot_confusion(matrix: list[list[int]], path: Path, title: str) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def fit_calibration(labels: np.ndarray, probabilities: np.ndarray) -> Calibration:
+    """Platt scaling (a logistic regression on the logit of the model's probability), fitted on held-out data."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(labels).astype(int)
+    if len(np.unique(labels)) < 2:
+        return Calibration()
+    regression = LogisticRegression(C=1e6, max_iter=1000).fit(logit(probabilities).reshape(-1, 1), labels)
+    return Calibration(float(regression.coef_[0, 0]), float(regression.intercept_[0]))
+
+
+def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean squared difference between the probability of fake and the label (0 is perfect, 0.25 a coin toss)."""
+    return float(np.mean((np.asarray(probabilities, float) - np.asarray(labels, float)) ** 2))
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
+    """Weighted mean gap between the predicted probability and the observed share of fakes, over equal-width bins."""
+    labels, probabilities = np.asarray(labels, float), np.asarray(probabilities, float)
+    which = np.minimum((probabilities * bins).astype(int), bins - 1)
+    return float(sum(abs(probabilities[which == b].mean() - labels[which == b].mean()) * (which == b).sum()
+                     for b in range(bins) if (which == b).any()) / max(len(labels), 1))
+
+
+def choose_thresholds(labels: np.ndarray, probabilities: np.ndarray, precision: float = 0.9,
+                      max_uncertain: float = 0.3) -> Thresholds:
+    """Two thresholds on held-out data: ``fake`` calls at least ``precision`` precise, ``real`` calls too, the
+    faces between them ``uncertain``. Where that band would hold more than ``max_uncertain`` of the faces it is
+    narrowed around the balanced-accuracy threshold (then a confident verdict is less precise than asked)."""
+    labels, probabilities = np.asarray(labels).astype(int), np.asarray(probabilities, float)
+    middle = choose_threshold(labels, probabilities)
+    if len(np.unique(labels)) < 2:
+        return Thresholds(middle, middle)
+    order = np.sort(np.unique(probabilities))
+    fake_from = next((t for t in order if labels[probabilities >= t].mean() >= precision), np.inf)
+    real_below = next((t for t in order[::-1] if (1 - labels[probabilities < t]).mean() >= precision), -np.inf)
+    fake_from, real_below = max(float(fake_from), middle), min(float(real_below), middle)
+    fake_from, real_below = min(fake_from, 1.0), max(real_below, 0.0)
+    share = np.mean((probabilities >= real_below) & (probabilities < fake_from))
+    if share > max_uncertain:
+        centre = np.mean(probabilities < middle)
+        below, above = centre - np.mean(probabilities < real_below), np.mean(probabilities < fake_from) - centre
+        shrink = max_uncertain / max(below + above, 1e-9)
+        real_below = float(np.quantile(probabilities, max(centre - below * shrink, 0.0)))
+        fake_from = float(np.quantile(probabilities, min(centre + above * shrink, 1.0)))
+    return Thresholds(real_below, fake_from)
+
+
+def verdict_shares(labels: np.ndarray, probabilities: np.ndarray, thresholds: Thresholds) -> dict[str, float | None]:
+    """At the stored thresholds: real faces called fake, fakes caught, faces left uncertain (shares)."""
+    labels, probabilities = np.asarray(labels).astype(int), np.asarray(probabilities, float)
+    fake = probabilities >= thresholds.fake_from
+    uncertain = (probabilities >= thresholds.real_below) & ~fake
+    real_count, fake_count = (labels == 0).sum(), (labels == 1).sum()
+    return {"real_called_fake": float(fake[labels == 0].mean()) if real_count else None,
+            "real_called_real": float((~fake & ~uncertain)[labels == 0].mean()) if real_count else None,
+            "fakes_caught": float(fake[labels == 1].mean()) if fake_count else None,
+            "uncertain": float(uncertain.mean()) if len(labels) else None}

@@ -1,0 +1,59 @@
+"""Calibrated fake probabilities and the three verdicts (``real``, ``uncertain``, ``fake``) stored with a model.
+
+A model's raw sigmoid output is mapped through Platt scaling fitted on Validation (``train.calibrate``):
+``p = sigmoid(slope * logit(raw) + intercept)``. Two thresholds on the calibrated probability split it into
+``real`` (below ``real_below``), ``fake`` (at or above ``threshold``) and ``uncertain`` in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+EPSILON = 1e-6
+
+
+def logit(probability: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(probability, np.float64), EPSILON, 1.0 - EPSILON)
+    return np.log(p / (1.0 - p))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling of a model's probabilities; the identity by default."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def __call__(self, probability: np.ndarray) -> np.ndarray:
+        z = self.slope * logit(probability) + self.intercept
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": "platt", "slope": round(self.slope, 6), "intercept": round(self.intercept, 6)}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> Calibration:
+        stored = metadata.get("calibration") or {}
+        return cls(float(stored.get("slope", 1.0)), float(stored.get("intercept", 0.0)))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``fake`` at or above ``fake_from``, ``real`` below ``real_below``, ``uncertain`` between."""
+
+    real_below: float
+    fake_from: float
+
+    def verdict(self, probability: float) -> str:
+        if probability >= self.fake_from:
+            return "fake"
+        return "real" if probability < self.real_below else "uncertain"
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> Thresholds:
+        """The stored band; a model with one ``threshold`` (older files, the video model) has no uncertain band."""
+        fake_from = float(metadata.get("threshold", 0.5))
+        return cls(min(float(metadata.get("real_below", fake_from)), fake_from), fake_from)

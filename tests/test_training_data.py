@@ -1,0 +1,140 @@
+"""The multi-domain training data: domains and weights, face crops as serving cuts them, balanced sampling,
+quality augmentation that ignores the label, and self-blended pseudo-fakes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model.preprocessing import crop_face, resize_faces
+from tests.conftest import write_rgb
+from train.augment import QualityAugmentation
+from train.data import Labelled, Shard, mixed_dataset, stream_weights
+from train.domains import AS_GIVEN, DETECTED, FaceCropper, domains_from_args, load_domains, read_spec
+from train.self_blend import self_blend
+
+
+def _flat_domain(root, values: dict[str, int], count: int = 12, side: int = 32) -> Labelled:
+    """Real/Fake files of one flat colour each, so a sample tells which stream it came from."""
+    paths, labels = [], []
+    for label, (name, value) in enumerate(values.items()):
+        for index in range(count):
+            paths.append(str(write_rgb(root / name / f"{index}.png", np.full((side, side, 3), value, np.uint8))))
+            labels.append(label)
+    return Labelled(paths, labels)
+
+
+def test_batches_follow_domain_weights_classes_and_self_blend_share(tmp_path):
+    domains = {"a": (_flat_domain(tmp_path / "a", {"Real": 10, "Fake": 60}), 3.0),
+               "b": (_flat_domain(tmp_path / "b", {"Real": 110, "Fake": 160}), 1.0)}
+    expected = stream_weights(domains, 0.25)
+    assert sum(expected.values()) == pytest.approx(1.0)
+    assert expected == pytest.approx({"a/real": 0.375, "a/fake": 0.28125, "b/real": 0.125, "b/fake": 0.09375,
+                                      "self-blended/fake": 0.125})
+    dataset = mixed_dataset(domains, 32, 100, self_blend_share=0.25, seed=3, augmentation=None)
+    seen = Counter()
+    for faces, labels in dataset.take(40):
+        for corner, label in zip(faces.numpy()[:, 0, 0, 0], labels.numpy()):
+            real_stream = {10: "a/real", 110: "b/real", 60: "a/fake", 160: "b/fake"}[int(corner)]
+            seen["self-blended/fake" if label == 1 and real_stream.endswith("real") else real_stream] += 1
+    total = sum(seen.values())
+    assert total == 4000
+    for stream, share in expected.items():
+        assert seen[stream] / total == pytest.approx(share, abs=0.025), stream
+    labels = np.concatenate([y.numpy() for _, y in dataset.take(10)])
+    assert labels.mean() == pytest.approx(0.5, abs=0.05)  # classes balanced
+
+
+def test_each_worker_reads_its_own_shard_of_every_file_list(tmp_path):
+    data = _flat_domain(tmp_path, {"Real": 10, "Fake": 60}, count=4)
+    first, second = Shard(2, 0).of(data.paths), Shard(2, 1).of(data.paths)
+    assert set(first).isdisjoint(second) and sorted(first + second) == sorted(data.paths)
+    assert Shard().of(data.paths) == data.paths
+
+
+def _sharpness(face: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def test_augmentation_makes_quality_vary_the_same_way_for_both_classes(tmp_path, astronaut):
+    """Same picture in both classes: after augmentation, sharpness and size-related statistics are spread wide and
+    distributed alike for real and fake, so they cannot predict the label."""
+    face = np.asarray(resize_faces(astronaut[30:250, 130:350], 96), np.uint8)
+    domains = {"d": (Labelled([str(write_rgb(tmp_path / "Real" / "x.png", face)),
+                               str(write_rgb(tmp_path / "Fake" / "x.png", face))], [0, 1]), 1.0)}
+    sharpness: dict[int, list[float]] = {0: [], 1: []}
+    for faces, labels in mixed_dataset(domains, 96, 50, seed=5).take(12):
+        for image, label in zip(faces.numpy().astype(np.uint8), labels.numpy()):
+            sharpness[int(label)].append(_sharpness(image))
+    original = _sharpness(face)
+    for label in (0, 1):
+        values = np.asarray(sharpness[label])
+        assert values.min() < 0.5 * original and values.max() > 0.9 * original  # blurred and kept sharp
+    real, fake = np.log(sharpness[0]), np.log(sharpness[1])
+    assert abs(np.median(real) - np.median(fake)) < 0.25 * (np.percentile(real, 90) - np.percentile(real, 10))
+
+
+def test_augmentation_keeps_shape_and_type():
+    face = tf.constant(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    out = QualityAugmentation(rescale=1.0, blur=1.0, sharpen=1.0, noise=1.0, jpeg=1.0, colour=1.0, affine=1.0)(face)
+    assert out.shape == (64, 64, 3) and out.dtype == tf.uint8
+    assert not np.array_equal(out.numpy(), face.numpy())
+
+
+def test_self_blended_face_changes_inside_the_mask_only(astronaut):
+    from model.faces import FaceDetector
+
+    found = FaceDetector().detect(astronaut)[0]
+    face = np.asarray(resize_faces(crop_face(astronaut, found.box), 256), np.uint8)
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        blended, mask = self_blend(face, rng)
+        assert blended.shape == face.shape and blended.dtype == np.uint8
+        outside, inside = mask == 0, mask > 0.5 * mask.max()
+        assert outside.mean() > 0.3 and inside.mean() > 0.1  # a face-sized region, background around it
+        assert np.array_equal(blended[outside], face[outside])  # the background is untouched
+        change = np.abs(blended.astype(int) - face.astype(int)).mean(axis=-1)
+        assert change[inside].mean() > 2.0  # the face inside the mask is altered
+        centre = mask[96:160, 96:160]
+        assert centre.min() > 0  # the mask covers the middle of the face
+
+
+def test_domains_from_flags_and_spec_file(tmp_path):
+    (tmp_path / "spec.txt").write_text("# domains\nphotos 2\n../other  # no weight\n")
+    domains = read_spec(tmp_path / "spec.txt")
+    assert [(d.path, d.weight) for d in domains] == [(tmp_path / "photos", 2.0), (tmp_path / "../other", 1.0)]
+    named = domains_from_args(["x/faces:0.5", "y/faces"], str(tmp_path / "spec.txt"))
+    assert [(d.label, d.weight) for d in named] == [("faces", 0.5), ("faces#2", 1.0), ("photos", 2.0),
+                                                    ("other", 1.0)]
+    with pytest.raises(ValueError):
+        domains_from_args([], None)
+    with pytest.raises(ValueError):
+        domains_from_args(["x:-1"], None)
+
+
+def test_large_pictures_go_through_the_serving_face_path_once(tmp_path, astronaut, faceless_path):
+    root = tmp_path / "photos"
+    crop = astronaut[30:250, 130:350]
+    write_rgb(root / "Train" / "Real" / "portrait.jpg", astronaut)  # 512 px: a face is found and cut
+    write_rgb(root / "Train" / "Real" / "crop.jpg", np.asarray(resize_faces(crop, 200), np.uint8))
+    write_rgb(root / "Train" / "Fake" / "crop.jpg", crop)
+    cv2.imwrite(str(root / "Train" / "Fake" / "no_face.png"), cv2.resize(cv2.imread(str(faceless_path)), (640, 480)))
+    for label in ("Real", "Fake"):
+        write_rgb(root / "Validation" / label / "crop.jpg", crop)
+    cropper = FaceCropper(tmp_path / "cache", image_size=64, quiet=True)
+    domains = domains_from_args([str(root)], None)
+    train = load_domains(domains, cropper)["train"][0]
+    assert sorted(train.origin) == [AS_GIVEN, AS_GIVEN, DETECTED]  # the faceless picture is left out
+    assert train.data.counts() == {"real": 2, "fake": 1}
+    cached = train.data.paths[train.origin.index(DETECTED)]
+    assert cv2.imread(cached).shape == (64, 64, 3)
+    assert set(train.subsets()) == {AS_GIVEN, DETECTED}
+    stamp = cached and (tmp_path / "cache" / "faces").stat().st_mtime_ns
+    again = load_domains(domains, cropper)["train"][0]
+    assert again.data.paths == train.data.paths
+    assert len(list((tmp_path / "cache").rglob("*.png"))) == 1
+    assert stamp == (tmp_path / "cache" / "faces").stat().st_mtime_ns  # read from the cache, not cut again

@@ -1,0 +1,114 @@
+"""Augmentation that makes image quality uninformative: the same random draws for real and fake faces.
+
+Resolution, sharpness, noise and compression separate the classes of single-domain data (DFDC fakes are
+blurrier than their sources; generated faces are cleaner than photos), so every face, whatever its label, is
+randomly rescaled, blurred or sharpened, noised, colour-jittered, flipped, slightly moved and re-compressed.
+All ops are TensorFlow ops on one uint8 face, for ``tf.data.Dataset.map``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class QualityAugmentation:
+    """Probabilities and ranges of each step (pixels for sizes, 0–255 for noise)."""
+
+    rescale: float = 0.6
+    min_side: int = 48
+    max_side: int = 512
+    blur: float = 0.25
+    sharpen: float = 0.15
+    noise: float = 0.2
+    max_noise: float = 8.0
+    jpeg: float = 0.7
+    min_quality: int = 30
+    jpeg_twice: float = 0.25
+    colour: float = 0.8
+    affine: float = 0.5
+
+    def __call__(self, image: tf.Tensor) -> tf.Tensor:
+        """One augmented copy of a uint8 (S, S, 3) face; returns uint8 of the same size."""
+        size = tf.shape(image)[:2]
+        x = tf.cast(image, tf.float32)
+        x = tf.image.random_flip_left_right(x)
+        x = _maybe(self.colour, x, _colour_jitter)
+        x = _maybe(self.affine, x, _small_affine)
+        x = _maybe(self.rescale, x, lambda v: _rescale(v, size, self.min_side, self.max_side))
+        x = _maybe(self.blur, x, lambda v: gaussian_blur(v, tf.random.uniform((), 0.4, 2.2)))
+        x = _maybe(self.sharpen, x, _sharpen)
+        x = _maybe(self.noise, x, lambda v: v + tf.random.normal(tf.shape(v), 0.0,
+                                                                 tf.random.uniform((), 1.0, self.max_noise)))
+        x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+        x = _maybe(self.jpeg, x, lambda v: _jpeg(v, self.min_quality))
+        x = _maybe(self.jpeg * self.jpeg_twice, x, lambda v: _jpeg(v, self.min_quality))
+        return tf.ensure_shape(x, image.shape)
+
+
+def _maybe(probability: float, x: tf.Tensor, op) -> tf.Tensor:
+    if probability <= 0:
+        return x
+    return tf.cond(tf.random.uniform(()) < probability, lambda: op(x), lambda: x)
+
+
+def _colour_jitter(x: tf.Tensor) -> tf.Tensor:
+    x = x / 255.0
+    x = tf.image.random_brightness(x, 0.12)
+    x = tf.image.random_contrast(x, 0.75, 1.25)
+    x = tf.image.random_saturation(x, 0.7, 1.3)
+    x = tf.image.random_hue(x, 0.03)
+    return tf.clip_by_value(x, 0.0, 1.0) * 255.0
+
+
+def _small_affine(x: tf.Tensor) -> tf.Tensor:
+    """Rotation up to ±6°, zoom ±8 %, shift up to ±4 % (reflect padding), one projective transform."""
+    size = tf.cast(tf.shape(x)[:2], tf.float32)
+    angle = tf.random.uniform((), -0.1, 0.1)
+    scale = tf.random.uniform((), 0.92, 1.08)
+    shift = tf.random.uniform((2,), -0.04, 0.04) * size
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    cy, cx = size[0] / 2.0, size[1] / 2.0
+    transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy - shift[1],
+                          sin, cos, cy - sin * cx - cos * cy - shift[0], 0.0, 0.0])
+    out = tf.raw_ops.ImageProjectiveTransformV3(images=x[None], transforms=transform[None],
+                                                output_shape=tf.shape(x)[:2], interpolation="BILINEAR",
+                                                fill_mode="REFLECT", fill_value=0.0)
+    return out[0]
+
+
+def _rescale(x: tf.Tensor, size: tf.Tensor, min_side: int, max_side: int) -> tf.Tensor:
+    """Down- or upscale to a side drawn log-uniformly in [min_side, max_side], then back to ``size``."""
+    side = tf.exp(tf.random.uniform((), tf.math.log(float(min_side)), tf.math.log(float(max_side))))
+    side = tf.cast(tf.round(side), tf.int32)
+    methods = ["bilinear", "bicubic", "area", "nearest"]
+    pick = tf.random.uniform((), 0, len(methods), tf.int32)
+    small = tf.image.resize(x, tf.stack([side, side]), antialias=True)
+    branches = [lambda m=m: tf.image.resize(small, size, method=m) for m in methods]
+    return tf.switch_case(pick, branches)
+
+
+def _gaussian_kernel(sigma: tf.Tensor, radius: int = 4) -> tf.Tensor:
+    steps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-(steps ** 2) / (2.0 * sigma ** 2))
+    weights /= tf.reduce_sum(weights)
+    kernel = weights[:, None] * weights[None, :]
+    return tf.tile(kernel[:, :, None, None], [1, 1, 3, 1])
+
+
+def gaussian_blur(x: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+    padded = tf.pad(x[None], [[0, 0], [4, 4], [4, 4], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, _gaussian_kernel(sigma), [1, 1, 1, 1], "VALID")[0]
+
+
+def _sharpen(x: tf.Tensor) -> tf.Tensor:
+    """Unsharp mask of random strength."""
+    amount = tf.random.uniform((), 0.3, 1.5)
+    return x + amount * (x - gaussian_blur(x, tf.random.uniform((), 0.8, 2.0)))
+
+
+def _jpeg(x: tf.Tensor, min_quality: int) -> tf.Tensor:
+    quality = tf.random.uniform((), min_quality, 101, tf.int32)
+    return tf.image.adjust_jpeg_quality(x, quality)
