@@ -36,8 +36,10 @@ NO_FACE_MESSAGE = ("No face was found, so there is nothing to score. Try a sharp
 LIMITS = """\
 ### Before you trust a verdict
 
-* These models were trained and tested on one research data set. **Accuracy drops on other data sets**, on new
-  manipulation methods and on **heavily compressed** pictures or videos (messaging apps, screenshots of screenshots).
+* These models were trained on a few research data sets (DFDC, FaceForensics++, a set of photos and generated
+  faces). **Accuracy drops on other data**, on new manipulation methods and on **small or heavily compressed** faces
+  (messaging apps, screenshots of screenshots): the report flags those as weak evidence.
+* "Uncertain" means the score fell where the model was too often wrong on held-out faces; it is not a hint either way.
 * A score is evidence, not proof: a "real" verdict does not certify a picture, and a "fake" one can be a false alarm.
   Do not use it alone to make decisions about people.
 * The training data is licensed for **research only**; so are these weights.
@@ -324,7 +326,8 @@ def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: 
     """
     parts = ["## About the models",
              "Each face is found with MTCNN, cropped with a little margin and scored by a small CNN trained to tell "
-             "real faces from manipulated ones. A picture is called by its most suspicious face; a clip either by "
+             "real faces from manipulated ones; its probability is calibrated on held-out faces, and scores between "
+             "two thresholds are called uncertain. A picture is called by its most suspicious face; a clip either by "
              "the video model (a frame encoder with a recurrent layer over the sampled frames) or by the image "
              "model frame by frame."]
     parts += [model_section(title, name, metadata) for title, name, metadata in models]

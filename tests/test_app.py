@@ -119,7 +119,14 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
                                [card])
     assert "| ROC-AUC | 0.950 |" in text and "0.420" in text and "dfdc-faces" in text and "train 3 real" in text
     assert "\n## Image model card" in text and "license: other" not in text and "Not installed" in text
-    assert "Accuracy drops on other data sets" in show.LIMITS and "research only" in show.LIMITS
+    assert "Accuracy drops on other data" in show.LIMITS and "research only" in show.LIMITS
+    assert "Uncertain" in show.LIMITS
+    banded = {**metadata, "real_below": 0.3, "data": [{"name": "dfdc-faces", "weight": 1.0}],
+              "test_domains": [{"domain": "dfdc-faces", "split": "test", "faces": 10, "roc_auc": 0.9, "brier": 0.1,
+                                "real_called_fake": 0.05, "fakes_caught": 0.8, "uncertain": 0.2}]}
+    section = show.model_section("Image model", "m@image_model.keras", banded)
+    assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
+    assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
     for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):
         (tmp_path / name).write_bytes(b"png")
     assert show.about_images(tmp_path, ["image"]) == [(str(tmp_path / "image_test_roc.png"), "image test roc")]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import IMAGE_SIZE
@@ -117,8 +118,6 @@ def _cache_name(path: Path, suffix: str = "") -> str:
 
 
 def _long_side(path: str) -> int:
-    from PIL import Image
-
     try:
         with Image.open(path) as image:
             return max(image.size)
@@ -209,8 +208,8 @@ def load_domains(domains: list[Domain], cropper: FaceCropper, val_split: float =
                  ) -> dict[str, list[DomainSplit]]:
     """Split name -> every domain's face crops in that split (a domain without the split is left out of it)."""
     found: dict[str, list[DomainSplit]] = {}
+    extensions = IMAGE_EXTENSIONS | {SEQUENCE_SUFFIX}
     for domain in domains:
-        extensions = IMAGE_EXTENSIONS | {SEQUENCE_SUFFIX}
         for split, data in load_splits(domain.path, val_split, seed, extensions, limit_per_class).items():
             if splits is not None and split not in splits:
                 continue

@@ -32,13 +32,13 @@ VALIDATION_PER_CLASS = 600
 
 def worker_shard(strategy: tf.distribute.Strategy) -> Shard:
     """This worker's share of the files under ``multiworker``; everything otherwise."""
-    resolver = getattr(strategy.extended, "_cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not spec:
         return Shard()
-    spec = resolver.cluster_spec().as_dict()
-    workers = len(spec.get("worker", [])) + len(spec.get("chief", []))
-    index = int(resolver.task_id or 0) + (len(spec.get("chief", [])) if resolver.task_type == "worker" else 0)
-    return Shard(max(workers, 1), index)
+    chiefs = len(spec.get("chief", []))
+    index = int(resolver.task_id or 0) + (chiefs if resolver.task_type == "worker" else 0)
+    return Shard(max(chiefs + len(spec.get("worker", [])), 1), index)
 
 
 def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, float]]:
