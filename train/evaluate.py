@@ -135,7 +135,8 @@ def calibrated_scores(model: keras.Model, metadata: dict[str, Any], data: Labell
     if degrade == "as given":
         raw = predict_images(model, data, image_size, batch_size)
     else:
-        dataset = decoded_images(data, image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y))
+        dataset = decoded_images(data, image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
+                                                       num_parallel_calls=tf.data.AUTOTUNE)
         raw = predict(model, dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size), len(data))
     return Calibration.from_metadata(metadata)(raw)
 
