@@ -155,7 +155,7 @@ def test_about_tab_shows_model_card_and_limits(page, shots):
     card = page.locator("#about-card")
     card.get_by_text("Decision threshold").first.wait_for()
     assert "Image model" in card.inner_text()
-    assert "Accuracy drops on other data sets" in page.inner_text("#about-limits")
+    assert "Accuracy drops on other data" in page.inner_text("#about-limits")
     page.screenshot(path=shots / "09_about.png", full_page=True)
 
 
