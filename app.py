@@ -27,9 +27,11 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from model import presentation as show  # noqa: E402
+from model.explain import LEGEND  # noqa: E402
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
 from model.imaging import MAX_FILE_BYTES, InputError, read_image  # noqa: E402
+from model.live import LIVE_SECONDS, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
 from model.store import DEFAULT_IMAGE_MODEL, read_metadata  # noqa: E402
 from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector, models_for  # noqa: E402
 
@@ -98,8 +100,17 @@ def guarded(component: gr.components.Component, reader=None) -> gr.components.Co
     return component
 
 
+def heatmap_gallery(prefix: str, columns: int = 6, height: int = 150) -> gr.Gallery:
+    """The gallery of heatmap overlays, with its one-line legend."""
+    gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
+                         object_fit="contain", elem_id=f"{prefix}-heatmaps")
+    gr.Markdown(LEGEND, elem_id=f"{prefix}-heatmap-legend")
+    return gallery
+
+
 def result_panel(prefix: str) -> list[gr.components.Component]:
-    """Verdict, confidences, boxed picture, crop gallery and the JSON report of one picture."""
+    """Verdict, confidences, boxed picture, crop and heatmap galleries and the JSON report of one picture, in the
+    order the handlers return them."""
     with gr.Row():
         with gr.Column(scale=2):
             verdict = gr.Markdown(label="Verdict", elem_id=f"{prefix}-verdict")
@@ -108,11 +119,12 @@ def result_panel(prefix: str) -> list[gr.components.Component]:
                          elem_id=f"{prefix}-boxed")
     crops = gr.Gallery(label="Face crops", columns=6, fit_columns=False, height=150, object_fit="contain",
                        elem_id=f"{prefix}-crops")
+    heatmaps = heatmap_gallery(prefix)
     with gr.Accordion("JSON report", open=False):
         report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
         report_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
                               elem_id=f"{prefix}-report-json")
-    return [verdict, confidence, boxed, crops, report_file, report_json]
+    return [verdict, confidence, boxed, crops, report_file, report_json, heatmaps]
 
 
 def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], report_dir: Path,
@@ -131,28 +143,40 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
         """Find and score every face in one image file.
 
         Returns: verdict (markdown), confidences {"fake", "real"}, picture with boxes, face crops, JSON report file,
-        JSON report (the scan CLI's fields).
+        JSON report (the scan CLI's fields plus `provenance`), heatmap overlays (red: towards fake).
         """
         if not image:
             raise gr.Error("Upload or paste an image first.", print_exception=False)
         with user_errors("image"):
             rgb = read_image(image)
-            report = image_detector.analyze(rgb, path=image)
+            report = image_detector.analyze(rgb, path=image, explain=True)
             data, folder = show.record(report), show.request_folder(report_dir)
             return (show.verdict_markdown(report), show.confidences(report),
                     show.save_picture(show.annotate(rgb, report), folder / "faces.jpg"),
-                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data))
+                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
+                    show.heatmap_gallery(report, folder))
 
     def analyze_snapshot(image: str | None):
         if not image:  # the snapshot was cleared
-            return [gr.skip()] * 6
+            return [gr.skip()] * 7
         return analyze_image(image)
+
+    live = LiveScorer(image_detector)
+
+    def analyze_live(frame, rolling: RollingVerdict | None):
+        """One camera frame of a live session: the frame with its faces boxed, the rolling verdict, the state."""
+        if frame is None:
+            return gr.skip(), gr.skip(), rolling
+        with user_errors("camera frame"):
+            report, rolling = live.step(frame, rolling)
+            return show.annotate(frame, report), show.live_markdown(rolling, report, live.thresholds), rolling
 
     def analyze_video(video: str | None, model: str = video_models[0]):
         """Score the faces of one video clip with the video model or the image model frame by frame.
 
         Returns: verdict (markdown), confidences {"fake", "real"}, fake probability over time, sampled face crops,
-        JSON report file, JSON report (the scan CLI's fields plus per-frame results).
+        JSON report file, JSON report (the scan CLI's fields plus per-frame results), heatmap overlays of the
+        sampled faces from the model that judged the clip (red: towards fake).
         """
         if not video:
             raise gr.Error("Upload or record a video first.", print_exception=False)
@@ -162,12 +186,13 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
             raise gr.Error("The video model could not be loaded; the server log says why.",
                            print_exception=False) from None
         with user_errors("video"):
-            report = video_detector.analyze_file(video, model=model)
+            report = video_detector.analyze_file(video, model=model, explain=True)
             if report.verdict == "error":
                 raise InputError(report.error or "the video could not be read")
             data, folder = show.record(report), show.request_folder(report_dir)
             return (show.verdict_markdown(report, "clip"), show.confidences(report), show.timeline(report),
-                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data))
+                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
+                    show.heatmap_gallery(report, folder))
 
     image_metadata = image_detector.scorer.metadata
     with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
@@ -186,16 +211,32 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                     with gr.Column(scale=3):
                         image_out = result_panel("image")
                 gr.Markdown(RESULT_HELP)
-            with gr.Tab("Webcam", id="webcam"):
-                gr.Markdown("Take a snapshot with your camera; it is analysed as soon as it is taken. Uploads, "
-                            "snapshots and results are deleted from the server after about an hour.")
-                with gr.Row():
-                    with gr.Column(scale=2):
-                        snapshot = guarded(gr.Image(label="Camera", sources=["webcam"], type="filepath",
-                                                    image_mode=None, height=320, elem_id="webcam-input"),
-                                           read_image)
-                    with gr.Column(scale=3):
-                        webcam_out = result_panel("webcam")
+            with gr.Tab("Webcam", id="webcam"), gr.Tabs():
+                with gr.Tab("Snapshot", id="snapshot"):
+                    gr.Markdown("Take a snapshot with your camera; it is analysed as soon as it is taken. Uploads, "
+                                "snapshots and results are deleted from the server after about an hour.")
+                    with gr.Row():
+                        with gr.Column(scale=2):
+                            snapshot = guarded(gr.Image(label="Camera", sources=["webcam"], type="filepath",
+                                                        image_mode=None, height=320, elem_id="webcam-input"),
+                                               read_image)
+                        with gr.Column(scale=3):
+                            webcam_out = result_panel("webcam")
+                with gr.Tab("Live", id="live"):
+                    gr.Markdown(f"Press record to stream your camera: a few frames a second are scored (frames that "
+                                f"arrive while one is scored are skipped, never queued) and the verdict rolls over "
+                                f"the last {LIVE_WINDOW_S:g} seconds. A session stops after {LIVE_SECONDS} seconds "
+                                "of scoring; press record again to go on. Live frames are not stored.")
+                    with gr.Row():
+                        with gr.Column(scale=2):
+                            live_in = gr.Image(label="Live camera", sources=["webcam"], streaming=True,
+                                               type="numpy", height=320, elem_id="live-input")
+                        with gr.Column(scale=3):
+                            live_verdict = gr.Markdown(elem_id="live-verdict")
+                            live_boxes = gr.Image(label="Faces in the latest scored frame", type="numpy",
+                                                  format="jpeg", interactive=False, height=320,
+                                                  elem_id="live-boxes")
+                    live_state = gr.State(None)
             with gr.Tab("Video", id="video"):
                 with gr.Row():
                     with gr.Column(scale=2):
@@ -220,6 +261,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                                                  elem_id="video-plot")
                 video_crops = gr.Gallery(label="Sampled face crops", columns=10, fit_columns=False, height=250,
                                          object_fit="contain", elem_id="video-crops")
+                video_heatmaps = heatmap_gallery("video", columns=10, height=250)
                 with gr.Accordion("JSON report", open=False):
                     video_file = gr.File(label="Download", elem_id="video-report-file")
                     video_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
@@ -241,8 +283,12 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                            concurrency_id="analysis")
         snapshot.change(analyze_snapshot, [snapshot], webcam_out, api_visibility="private",
                         concurrency_id="analysis", trigger_mode="always_last")
+        live_in.stream(analyze_live, [live_in, live_state], [live_boxes, live_verdict, live_state],
+                       stream_every=0.25, time_limit=LIVE_SECONDS, concurrency_id="live", concurrency_limit=1,
+                       api_visibility="private", show_progress="hidden")
         video_button.click(analyze_video, [video_in, model_in],
-                           [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json],
+                           [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json,
+                            video_heatmaps],
                            api_name="analyze_video", concurrency_id="analysis")
     return demo
 

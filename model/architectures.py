@@ -71,10 +71,43 @@ def residual_cnn(image_size: int = IMAGE_SIZE, width: int = 16) -> keras.Model:
     return keras.Model(inputs, outputs, name="residual_cnn")
 
 
+def _mbconv(x, filters: int, strides: int, expand: int = 4):
+    """EfficientNet's inverted residual: 1×1 expansion, depthwise 3×3, squeeze-and-excitation, 1×1 projection."""
+    channels = x.shape[-1]
+    y = _conv_bn(x, channels * expand, kernel=1)
+    y = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(y)
+    y = layers.ReLU()(layers.BatchNormalization()(y))
+    squeeze = layers.GlobalAveragePooling2D(keepdims=True)(y)
+    squeeze = layers.Conv2D(max(channels // 4, 4), 1, activation="relu")(squeeze)
+    y = layers.Multiply()([y, layers.Conv2D(channels * expand, 1, activation="sigmoid")(squeeze)])
+    y = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False)(y))
+    return layers.Add()([x, y]) if strides == 1 and channels == filters else y
+
+
+def mbconv_cnn(image_size: int = IMAGE_SIZE, width: int = 16) -> keras.Model:
+    """The residual CNN's input (RGB + SRM residuals) and head around EfficientNet-style MBConv stages."""
+    inputs = keras.Input((image_size, image_size, 3), name="face")
+    rgb = layers.Rescaling(1.0 / 255)(inputs)
+    srm = layers.Conv2D(9, 5, padding="same", use_bias=False, trainable=False, name="srm")
+    residuals = srm(rgb)
+    srm.set_weights([_srm_kernels()])
+    x = layers.Concatenate()([rgb, layers.BatchNormalization()(residuals)])
+    x = _conv_bn(x, width, strides=2)
+    for multiple in (1, 2, 4, 8):
+        x = _mbconv(x, width * multiple, strides=2)
+        x = _mbconv(x, width * multiple, strides=1)
+    x = _conv_bn(x, width * 16, kernel=1)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    return keras.Model(inputs, outputs, name="mbconv_cnn")
+
+
 IMAGE_ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "meso4": meso4,
     "residual_cnn": residual_cnn,
     "residual_cnn_wide": partial(residual_cnn, width=32),
+    "mbconv_cnn": mbconv_cnn,
 }
 
 

@@ -8,9 +8,11 @@ import numpy as np
 import tensorflow as tf
 
 from model.calibration import Calibration, Thresholds
+from model.explain import GradCam, image_cam
 from model.faces import FaceDetector
 from model.imaging import jpeg_quality, read_image
 from model.preprocessing import crop_face, resize_faces
+from model.provenance import read_provenance
 from model.report import Report, ScoredFace
 from model.store import DEFAULT_IMAGE_MODEL, load_model
 
@@ -31,6 +33,7 @@ class FaceScorer:
         self.metadata = metadata
         spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
+        self._cam: GradCam | None = None
 
     @property
     def threshold(self) -> float:
@@ -41,8 +44,19 @@ class FaceScorer:
         """Calibrated fake probability of each RGB crop (any size)."""
         if not crops:
             return np.zeros((0,), np.float32)
-        batch = tf.stack([resize_faces(crop, self.image_size) for crop in crops])
-        return self.calibration(self._predict(batch).numpy().reshape(-1))
+        return self.calibration(self._predict(self._batch(crops)).numpy().reshape(-1))
+
+    def explain(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Grad-CAM heatmap (n, size, size) in [0, 1] of each RGB crop: red where the face pushed the score towards
+        fake. Calibration is monotonic, so it changes nothing here."""
+        if not crops:
+            return np.zeros((0, self.image_size, self.image_size), np.float32)
+        if self._cam is None:
+            self._cam = image_cam(self.keras_model)
+        return self._cam(self._batch(crops))
+
+    def _batch(self, crops: list[np.ndarray]) -> tf.Tensor:
+        return tf.stack([resize_faces(crop, self.image_size) for crop in crops])
 
     def flags(self, crop: np.ndarray, quality: int | None = None) -> list[str]:
         """``small`` when the face is smaller than the model reads reliably, ``compressed`` when the file's JPEG
@@ -62,9 +76,12 @@ class ImageDetector:
         self.scorer = scorer or FaceScorer()
         self.faces = faces or FaceDetector()
 
-    def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False) -> Report:
+    def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False,
+                explain: bool = False) -> Report:
         """Report for an RGB uint8 image (read from ``path``, whose JPEG quality is checked, when given);
-        ``faces_cropped`` treats the whole image as one face crop."""
+        ``faces_cropped`` treats the whole image as one face crop; ``explain`` adds each face's heatmap. What the
+        file says about its origin (Content Credentials, generator metadata) goes to ``extra["provenance"]``,
+        beside the score, never into it."""
         height, width = rgb.shape[:2]
         found: list[tuple[tuple[int, int, int, int], float | None, np.ndarray]]
         if faces_cropped:
@@ -72,19 +89,21 @@ class ImageDetector:
         else:
             found = [(face.box, face.score, crop_face(rgb, face.box)) for face in self.faces.detect(rgb)]
         report = Report(path=path, kind="image", verdict="no_face", model=self.scorer.name)
+        if found:
+            quality = jpeg_quality(path) if path else None
+            crops = [crop for _, _, crop in found]
+            probabilities = self.scorer.score(crops)
+            heatmaps = self.scorer.explain(crops) if explain else [None] * len(crops)
+            report.faces = [ScoredFace(box, score, float(p), crop, self.scorer.flags(crop, quality), heatmap)
+                            for (box, score, crop), p, heatmap in zip(found, probabilities, heatmaps)]
+            report.fake_probability = float(probabilities.max())
+            if quality is not None:
+                report.extra["jpeg_quality"] = quality
+        if path:
+            report.extra["provenance"] = read_provenance(path).to_json()
         report.decide(self.scorer.thresholds)
-        if not found:
-            return report
-        quality = jpeg_quality(path) if path else None
-        probabilities = self.scorer.score([crop for _, _, crop in found])
-        report.faces = [ScoredFace(box, score, float(p), crop, self.scorer.flags(crop, quality))
-                        for (box, score, crop), p in zip(found, probabilities)]
-        report.fake_probability = float(probabilities.max())
-        report.decide(self.scorer.thresholds)
-        if quality is not None:
-            report.extra["jpeg_quality"] = quality
         return report
 
-    def analyze_file(self, path: str | Path, faces_cropped: bool = False) -> Report:
+    def analyze_file(self, path: str | Path, faces_cropped: bool = False, explain: bool = False) -> Report:
         """Read and analyse an image file; raises ``InputError`` for unreadable files."""
-        return self.analyze(read_image(path), str(path), faces_cropped)
+        return self.analyze(read_image(path), str(path), faces_cropped, explain)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from model.calibration import Thresholds
+from model.explain import save_heatmaps
+from model.live import RollingVerdict
 from model.report import Report, ScoredFace
 
 FAKE_RGB = (220, 38, 38)
@@ -120,12 +122,12 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
     if report.verdict == "error":
         return f"{heading}\n\n{report.error or 'The file could not be analysed.'}"
     if report.verdict == "no_face":
+        message = NO_FACE_MESSAGE
         if report.kind == "video":
             sampled = report.extra.get("frames_sampled")
             where = f"in any of the {sampled} sampled frames" if sampled else "in the sampled frames"
-            return f"{heading}\n\n" + NO_FACE_MESSAGE.replace("No face was found", f"No face was found {where}"
-                                                             ).replace("picture", "clip")
-        return f"{heading}\n\n{NO_FACE_MESSAGE}"
+            message = message.replace("No face was found", f"No face was found {where}").replace("picture", "clip")
+        return "\n\n".join(line for line in (heading, message, provenance_line(report)) if line)
     faces = len(report.faces)
     lines = [heading, probability_line(report)]
     if report.verdict == "uncertain":
@@ -142,8 +144,36 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
         lines.append(f"1 face scored in this {subject}.")
     else:
         lines.append(f"{faces} faces scored in this {subject}; the verdict follows the most suspicious one.")
-    lines.append(f"Model: `{report.model}`")
+    lines += [f"Model: `{report.model}`", provenance_line(report)]
     return "\n\n".join(line for line in lines if line)
+
+
+def live_markdown(rolling: RollingVerdict, frame: Report, thresholds: Thresholds) -> str:
+    """The rolling verdict of a live camera session as a coloured heading, with what it rests on."""
+    verdict = rolling.verdict(thresholds)
+    words = VERDICT_WORDS.get(verdict, verdict)
+    heading = f'## <span class="verdict-{verdict}">{words}</span>' if verdict in VERDICT_RGB else f"## {words}"
+    faces = rolling.probabilities
+    if not faces:
+        return f"{heading}\n\nNo face in the last {rolling.window_s:g} seconds of camera frames."
+    lines = [heading, f"Mean fake probability **{rolling.fake_probability:.2f}** over the {len(faces)} camera "
+                      f"frames with a face in the last {rolling.window_s:g} seconds (fake at "
+                      f"{thresholds.fake_from:.2f} or above, real below {thresholds.real_below:.2f})."]
+    if frame.fake_probability is not None:
+        lines.append(f"This frame: {len(frame.faces)} face{'s' if len(frame.faces) != 1 else ''}, most suspicious "
+                     f"{frame.fake_probability:.2f}. Frames scored this session: {rolling.frames}.")
+    else:
+        lines.append(f"No face in this frame. Frames scored this session: {rolling.frames}.")
+    if verdict == "uncertain":
+        lines.append(UNCERTAIN_MESSAGE)
+    return "\n\n".join(lines)
+
+
+def provenance_line(report: Report) -> str:
+    """What the file says about its own origin (Content Credentials, generator metadata), kept apart from the
+    score; empty for inputs that were not files (live camera frames)."""
+    provenance = report.extra.get("provenance")
+    return f"**What the file says about itself:** {provenance['summary']}" if provenance else ""
 
 
 def probability_line(report: Report) -> str:
@@ -223,6 +253,14 @@ def face_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
              f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}"
              + (f" ({', '.join(face.flags)})" if face.flags else ""))
             for index, face in enumerate(report.faces, start=1)]
+
+
+def heatmap_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
+    """Each face's crop with its Grad-CAM heatmap over it, saved in ``folder``, captioned like the crops (faces
+    without a heatmap are left out)."""
+    save_heatmaps(report, folder, "heatmap")
+    return [(face.heatmap_path, f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}")
+            for index, face in enumerate(report.faces, start=1) if face.heatmap_path]
 
 
 def timeline(report: Report) -> pd.DataFrame:

@@ -14,14 +14,17 @@ VERDICTS = ("real", "uncertain", "fake", "no_face", "error")
 
 @dataclass
 class ScoredFace:
-    """A face, its detector confidence (None when the input was already a crop), its fake probability and the
-    reasons, if any, why the input itself makes a verdict on it weak (``flags``: ``small``, ``compressed``)."""
+    """A face, its detector confidence (None when the input was already a crop), its fake probability, the
+    reasons, if any, why the input itself makes a verdict on it weak (``flags``: ``small``, ``compressed``) and,
+    when asked for, its Grad-CAM ``heatmap`` (model resolution, 0–1) and the file it was written to."""
 
     box: tuple[int, int, int, int]
     score: float | None
     fake_probability: float
     crop: np.ndarray = field(repr=False)
     flags: list[str] = field(default_factory=list)
+    heatmap: np.ndarray | None = field(default=None, repr=False)
+    heatmap_path: str | None = None
 
     @property
     def size_px(self) -> int:
@@ -34,6 +37,8 @@ class ScoredFace:
                 "flags": list(self.flags)}
         if thresholds is not None:
             data["verdict"] = thresholds.verdict(self.fake_probability)
+        if self.heatmap_path is not None:
+            data["heatmap"] = self.heatmap_path
         return data
 
 

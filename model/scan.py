@@ -1,6 +1,9 @@
 """Score image and video files for deepfakes and print one JSON object per file (JSON Lines).
 
-    python -m model.scan photo.jpg clip.mp4 folder/ --csv results.csv [--model video|image]
+    python -m model.scan photo.jpg clip.mp4 folder/ --csv results.csv [--model video|image] [--explain DIR]
+
+``--explain DIR`` writes a Grad-CAM heatmap over every scored face (PNG, the size of the crop; for clips, the
+main face of each sampled frame) and names it in the record: ``faces[k].heatmap``, and ``frames[i].heatmap``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +66,16 @@ def csv_row(record: dict[str, Any]) -> dict[str, Any]:
     return {**{name: record.get(name) for name in CSV_FIELDS}, "faces": len(faces), "flags": ";".join(flags)}
 
 
+def unique_stem(path: Path, used: set[str]) -> str:
+    """The file's stem, numbered when another input of the scan already had it (heatmap file names)."""
+    stem, number = path.stem, 1
+    while stem in used:
+        number += 1
+        stem = f"{path.stem}_{number}"
+    used.add(stem)
+    return stem
+
+
 def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,
                    images: ImageDetector) -> Callable[[Path], Report]:
     """Load the video path once (sharing the image model and face finder) and pick the model for videos."""
@@ -73,7 +87,7 @@ def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,
     except (ValueError, OSError) as error:
         parser.error(f"cannot load the video model: {error}")
     model = args.model or videos.available_models[0]
-    return lambda path: videos.analyze_file(path, model=model)
+    return partial(videos.analyze_file, model=model, explain=args.explain is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=SAMPLED_FRAMES, help="frames sampled per video")
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
                         help="analyse only the first seconds of longer videos")
+    parser.add_argument("--explain", default=None, metavar="DIR",
+                        help="write a heatmap PNG per scored face into DIR (red: regions that pushed the score "
+                        "towards fake) and name it in the record")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
 
+    from model.explain import save_heatmaps
     from model.image_detector import FaceScorer, ImageDetector
 
     if args.frames < 1 or args.max_seconds <= 0:
@@ -110,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS) if csv_file else None
     if writer:
         writer.writeheader()
+    analyze_image = partial(detector.analyze_file, explain=args.explain is not None)
+    stems: set[str] = set()
     for path in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr):
-        record = scan_one(path, detector.analyze_file, analyze_video, args.faces_cropped).to_json()
+        report = scan_one(path, analyze_image, analyze_video, args.faces_cropped)
+        if args.explain is not None:
+            save_heatmaps(report, args.explain, unique_stem(path, stems))
+        record = report.to_json()
         print(json.dumps(record), flush=True)
         if writer:
             writer.writerow(csv_row(record))

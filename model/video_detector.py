@@ -11,10 +11,12 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from model.explain import GradCam, video_cam
 from model.faces import Face, FaceDetector
 from model.image_detector import FaceScorer
 from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
+from model.provenance import read_provenance
 from model.calibration import Thresholds
 from model.report import Report, ScoredFace, error_report
 from model.store import DEFAULT_VIDEO_MODEL, load_model
@@ -51,6 +53,7 @@ class VideoModel:
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
         # Tracing and optimising the graph takes seconds to tens of seconds: pay it here, not on the first clip.
         self._predict(tf.zeros((1, self.frames, self.image_size, self.image_size, 3)))
+        self._cam: GradCam | None = None
 
     def score(self, sequences: list[list[np.ndarray]]) -> list[tuple[float, np.ndarray]]:
         """For each sequence of RGB face crops: the fake probability of the sequence and of each crop.
@@ -59,12 +62,8 @@ class VideoModel:
         with blanks); a longer one is dealt into interleaved windows, each spread over the whole sequence, whose
         results are averaged.
         """
-        windows: list[tuple[int, np.ndarray]] = []
-        for owner, crops in enumerate(sequences):
-            count = math.ceil(len(crops) / self.frames)
-            for start in range(count):
-                members = np.arange(start, len(crops), count)
-                windows.append((owner, members[spread(len(members), self.frames)]))
+        windows = [(owner, members) for owner, crops in enumerate(sequences)
+                   for members in self.windows(len(crops))]
         resized = [[resize_faces(crop, self.image_size) for crop in crops] for crops in sequences]
         batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
         outputs = self._predict(batch)
@@ -78,6 +77,27 @@ class VideoModel:
                 np.add.at(counts, windows[row][1], 1)
             results.append((float(video[rows].mean()), sums / counts))
         return results
+
+
+    def windows(self, length: int) -> list[np.ndarray]:
+        """The crop positions of each window the model sees for a sequence of ``length`` crops: one window,
+        stretched by repeating crops evenly, or interleaved windows each spread over the whole sequence."""
+        count = math.ceil(length / self.frames)
+        return [members[spread(len(members), self.frames)]
+                for members in (np.arange(start, length, count) for start in range(count))]
+
+    def explain(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Grad-CAM heatmap (n, size, size) in [0, 1] of each crop of one sequence: where the frame pushed the
+        clip's score towards fake (averaged over the windows a crop appears in)."""
+        if self._cam is None:
+            self._cam = video_cam(self.keras_model)
+        resized = np.stack([resize_faces(crop, self.image_size) for crop in crops])
+        sums = np.zeros((len(crops), self.image_size, self.image_size), np.float32)
+        counts = np.zeros(len(crops))
+        for members in self.windows(len(crops)):
+            np.add.at(sums, members, self._cam(resized[members]))
+            np.add.at(counts, members, 1)
+        return sums / counts[:, None, None]
 
 
 def models_for(video_model_path: str | Path | None) -> list[str]:
@@ -98,8 +118,9 @@ class VideoDetector:
         self.video_model = VideoModel(video_model_path) if "video" in self.available_models else None
         self.frames, self.max_seconds, self.detection_side = frames, max_seconds, detection_side
 
-    def analyze_file(self, path: str | Path, model: str = "video") -> Report:
-        """Report on one clip; unreadable clips and unavailable models give an error report, never an exception."""
+    def analyze_file(self, path: str | Path, model: str = "video", explain: bool = False) -> Report:
+        """Report on one clip; unreadable clips and unavailable models give an error report, never an exception.
+        ``explain`` adds the heatmap of the main face in every sampled frame, from the model that judged the clip."""
         if model not in ("video", "image"):
             return error_report(str(path), "video", f"unknown model {model!r}: choose video or image")
         if model not in self.available_models:
@@ -111,7 +132,9 @@ class VideoDetector:
             return error_report(str(path), "video", str(error))
         except cv2.error:
             return error_report(str(path), "video", "the video could not be decoded")
-        return self.report(str(path), clip, sampled, model)
+        report = self.report(str(path), clip, sampled, model, explain)
+        report.extra["provenance"] = read_provenance(path).to_json()
+        return report
 
     def sample_faces(self, clip: Clip) -> list[SampledFrame]:
         """The sampled frames with their faces, a few frames decoded at a time."""
@@ -131,12 +154,15 @@ class VideoDetector:
                              [crop_face(frame.rgb, face.box).copy() for face in faces[:MAX_FACES_PER_FRAME]])
                 for frame, faces in zip(batch, found)]
 
-    def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str) -> Report:
-        """The clip's report: the main track scored with ``model``, every sampled frame and every track listed."""
+    def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str, explain: bool = False
+               ) -> Report:
+        """The clip's report: the main track scored with ``model``, every sampled frame and every track listed;
+        the main track's faces in frame order, with their heatmaps when ``explain``."""
         tracks = link_tracks([[face.box for face in frame.faces] for frame in sampled])
         crops = [[sampled[frame].crops[face] for frame, face in track.members] for track in tracks[:MAX_SCORED_TRACKS]]
         results, scores = self._score(crops, model)
-        main = {frame: (face, float(p)) for (frame, face), p in zip(tracks[0].members, results[0][1])} if tracks else {}
+        main = dict(sorted((frame, (face, float(p))) for (frame, face), p in zip(tracks[0].members, results[0][1]))
+                    ) if tracks else {}
         judge = self.video_model if model == "video" else self.image_scorer
         report = Report(path=path, kind="video", verdict="no_face", model=judge.name)
         report.decide(judge.thresholds)
@@ -150,9 +176,11 @@ class VideoDetector:
             "scores": {name: _rounded(value) for name, value in scores.items()},
         }
         if tracks:
-            report.faces = [ScoredFace(sampled[frame].faces[face].box, sampled[frame].faces[face].score, p,
-                                       sampled[frame].crops[face], self.image_scorer.flags(sampled[frame].crops[face]))
-                            for frame, (face, p) in main.items()]
+            main_crops = [sampled[frame].crops[face] for frame, (face, _) in main.items()]
+            heatmaps = (judge.explain(main_crops) if explain else [None] * len(main_crops))
+            report.faces = [ScoredFace(sampled[frame].faces[face].box, sampled[frame].faces[face].score, p, crop,
+                                       self.image_scorer.flags(crop), heatmap)
+                            for (frame, (face, p)), crop, heatmap in zip(main.items(), main_crops, heatmaps)]
             report.fake_probability = results[0][0]
             report.decide(judge.thresholds)
         return report

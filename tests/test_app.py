@@ -194,7 +194,8 @@ def test_config_has_no_analytics_and_the_upload_limit(app):
 
 
 def test_photo_with_face(client):
-    verdict, confidence, boxed, crops, report_file, report_text = analyze_image(client, EXAMPLES / "astronaut.jpg")
+    verdict, confidence, boxed, crops, report_file, report_text, heatmaps = analyze_image(client,
+                                                                                        EXAMPLES / "astronaut.jpg")
     assert VERDICT_HEADING.match(verdict) and "1 face scored" in verdict
     scores = {item["label"]: item["confidence"] for item in confidence["confidences"]}
     assert set(scores) == {"fake", "real"} and scores["fake"] + scores["real"] == pytest.approx(1, abs=1e-3)
@@ -206,12 +207,17 @@ def test_photo_with_face(client):
     assert len(crops) == 1 and crops[0]["caption"].startswith("1: ")
     report = json.loads(report_text)
     assert json.loads(Path(report_file).read_text()) == report and Path(report_file).name == "astronaut_report.json"
-    assert set(report) == SCAN_FIELDS | {"jpeg_quality"} and report["kind"] == "image"
+    assert set(report) == SCAN_FIELDS | {"jpeg_quality", "provenance"} and report["kind"] == "image"
+    assert "missing credentials prove nothing" in report["provenance"]["summary"] in verdict
     assert report["path"] == "astronaut.jpg" and report["jpeg_quality"] > 50
     assert report["verdict"] in VERDICTS and report["fake_probability"] == scores["fake"]
     [face] = report["faces"]
     assert face["verdict"] == report["verdict"] and face["size_px"] > 100 and face["flags"] == []
     assert len(report["faces"]) == 1 and report["faces"][0]["score"] > 0.9
+    [heatmap] = heatmaps
+    assert heatmap["caption"] == crops[0]["caption"]
+    with Image.open(heatmap["image"]["path"]) as overlay, Image.open(crops[0]["image"]["path"]) as crop:
+        assert overlay.size == crop.size
 
 
 def test_reports_match_the_scan_cli(client, small_image_model, video_model):
@@ -219,8 +225,8 @@ def test_reports_match_the_scan_cli(client, small_image_model, video_model):
     from gradio_client import handle_file
 
     photo, clip = EXAMPLES / "two_faces.jpg", EXAMPLES / "astronaut_clip.webm"
-    *_, photo_report = analyze_image(client, photo)
-    *_, clip_report = client.predict(handle_file(str(clip)), "video", api_name="/analyze_video")
+    *_, photo_report, _ = analyze_image(client, photo)
+    *_, clip_report, _ = client.predict(handle_file(str(clip)), "video", api_name="/analyze_video")
     result = subprocess.run([sys.executable, "-m", "model.scan", "--quiet", "--image-model", str(small_image_model),
                              "--video-model", str(video_model), "--model", "video", str(photo), str(clip)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -233,9 +239,10 @@ def test_reports_match_the_scan_cli(client, small_image_model, video_model):
 
 
 def test_image_without_face_is_a_result(client):
-    verdict, confidence, boxed, crops, report_file, report_text = analyze_image(client, EXAMPLES / "no_face.jpg")
+    verdict, confidence, boxed, crops, report_file, report_text, heatmaps = analyze_image(client,
+                                                                                        EXAMPLES / "no_face.jpg")
     assert "No face found" in verdict and "nothing to score" in verdict
-    assert not confidence.get("confidences") and crops == [] and boxed
+    assert not confidence.get("confidences") and crops == [] and heatmaps == [] and boxed
     report = json.loads(report_text)
     assert report["verdict"] == "no_face" and report["faces"] == [] and report["fake_probability"] is None
 
@@ -270,7 +277,7 @@ def test_upload_over_the_limit_is_refused(app, client, bad_files):
 def test_short_video(client, model):
     from gradio_client import handle_file
 
-    verdict, confidence, plot, crops, report_file, report_text = client.predict(
+    verdict, confidence, plot, crops, report_file, report_text, heatmaps = client.predict(
         handle_file(str(EXAMPLES / "astronaut_clip.webm")), model, api_name="/analyze_video")
     report = json.loads(report_text)
     assert SCAN_FIELDS <= set(report) and report["kind"] == "video" and report["path"] == "astronaut_clip.webm"
@@ -282,7 +289,8 @@ def test_short_video(client, model):
     rows = plot["value"]["data"] if "value" in plot else plot["data"]
     assert columns == ["time (s)", "fake probability", "series"]
     assert sum(row[2] == "fake probability" for row in rows) == report["frames_with_face"]
-    assert len(crops) == len(report["faces"]) > 0
+    assert len(crops) == len(heatmaps) == len(report["faces"]) > 0
+    assert [h["caption"] for h in heatmaps] == [c["caption"] for c in crops]
     assert json.loads(Path(report_file).read_text()) == report
 
 
@@ -295,8 +303,8 @@ def test_video_without_a_face_is_a_result(client, tmp_path):
     for _ in range(10):
         writer.write(cv2.imread(str(EXAMPLES / "no_face.jpg")))
     writer.release()
-    verdict, confidence, _, crops, _, report_text = client.predict(handle_file(str(path)), "image",
-                                                                   api_name="/analyze_video")
+    verdict, confidence, _, crops, _, report_text, _ = client.predict(handle_file(str(path)), "image",
+                                                                      api_name="/analyze_video")
     report = json.loads(report_text)
     assert "No face found" in verdict and "sampled frames" in verdict
     assert report["verdict"] == "no_face" and report["frames_with_face"] == 0 and crops == []
@@ -328,8 +336,8 @@ def test_uncertain_verdict_through_the_endpoint(uncertain_image_model, tmp_path)
     from gradio_client import Client
 
     with AppServer("--image-model", str(uncertain_image_model), "--video-model", str(tmp_path / "none.keras")) as server:
-        verdict, confidence, _, crops, _, report_text = analyze_image(Client(server.url, verbose=False),
-                                                                      EXAMPLES / "astronaut.jpg")
+        verdict, confidence, _, crops, _, report_text, _ = analyze_image(Client(server.url, verbose=False),
+                                                                         EXAMPLES / "astronaut.jpg")
         css = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
     from model import presentation as show
 

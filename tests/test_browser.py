@@ -72,6 +72,9 @@ def test_upload_image_shows_verdict_boxes_and_crops(page, shots):
     assert "2 faces scored" in page.inner_text("#image-verdict")
     page.wait_for_selector("#image-boxed img")
     page.wait_for_function("document.querySelectorAll('#image-crops img').length == 2")
+    page.wait_for_function("document.querySelectorAll('#image-heatmaps img').length == 2")
+    assert "red marks the regions" in page.inner_text("#image-heatmap-legend")
+    assert "missing credentials prove nothing" in page.inner_text("#image-verdict")
     assert "fake" in page.inner_text("#image-confidence") and "real" in page.inner_text("#image-confidence")
     page.get_by_text("JSON report").first.click()
     page.wait_for_selector("#image-report-file a")
@@ -119,6 +122,29 @@ def test_webcam_snapshot_shows_verdict(page, shots):
     page.screenshot(path=shots / "06_webcam_result.png", full_page=True)
 
 
+def test_live_webcam_mode_boxes_faces_and_rolls_a_verdict(page, shots):
+    """Streaming the fake camera (a face) gives boxed frames and a rolling verdict within seconds, and stops."""
+    page.get_by_role("tab", name="Webcam").click()
+    page.get_by_role("tab", name="Live").click()
+    live = page.locator("#live-input")
+    live.get_by_text("Click to Access Webcam").click()
+    page.wait_for_function("document.querySelector('#live-input video')?.readyState >= 2")
+    live.locator("button", has_text="Record").click()  # streams frames until "Stop"
+    heading = page.wait_for_selector("#live-verdict h2", timeout=30_000)
+    page.wait_for_function("/Frames scored this session: ([3-9]|[1-9][0-9])/.test("
+                           "document.querySelector('#live-verdict').innerText)", timeout=30_000)
+    assert heading.inner_text() in ("Likely real", "Uncertain", "Likely fake")
+    assert "camera frames with a face in the last" in page.inner_text("#live-verdict")
+    page.wait_for_selector("#live-boxes img")
+    page.screenshot(path=shots / "06b_webcam_live_mode.png", full_page=True)
+    live.locator("button", has_text="Stop").click()
+    page.wait_for_timeout(1500)
+    scored = page.inner_text("#live-verdict")
+    page.wait_for_timeout(1500)
+    assert page.inner_text("#live-verdict") == scored  # nothing more is scored once stopped
+    page.screenshot(path=shots / "06c_webcam_live_stopped.png", full_page=True)
+
+
 def test_video_upload_shows_plot_and_crops(page, shots):
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-input input[type=file]").set_input_files(str(EXAMPLES / "astronaut_clip.webm"))
@@ -129,6 +155,7 @@ def test_video_upload_shows_plot_and_crops(page, shots):
     assert "sampled frames" in verdict and "image model alone gives" in verdict
     page.wait_for_selector("#video-plot canvas, #video-plot svg")
     page.wait_for_function("document.querySelectorAll('#video-crops img').length >= 10")
+    page.wait_for_function("document.querySelectorAll('#video-heatmaps img').length >= 10")
     page.screenshot(path=shots / "07_video_result.png", full_page=True)
 
 

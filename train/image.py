@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="Validation faces per domain and class used to select and calibrate the model")
     parser.add_argument("--face-cache", default="runs/face-cache",
                         help="where faces cut from large pictures and face sequences are cached")
+    parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
+                        help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
+                        "select on Validation only)")
     args = parser.parse_args(argv)
 
     if not 0.0 <= args.self_blend_share < 1.0:
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         **summary,
     }
     metadata.update(calibrate(model, validation, args.image_size))
-    if "test" in splits:
+    if args.test and "test" in splits:
         metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
     path = save_model(model, out / "model.keras", metadata)
     print(json.dumps({"model": str(path), **metadata}, indent=2))
