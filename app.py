@@ -31,7 +31,7 @@ from model.explain import LEGEND  # noqa: E402
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
 from model.imaging import MAX_FILE_BYTES, InputError, read_image  # noqa: E402
-from model.live import LIVE_SECONDS, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
+from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
 from model.store import DEFAULT_IMAGE_MODEL, read_metadata  # noqa: E402
 from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector, models_for  # noqa: E402
 
@@ -100,6 +100,11 @@ def guarded(component: gr.components.Component, reader=None) -> gr.components.Co
     return component
 
 
+def heatmap_toggle(prefix: str) -> gr.Checkbox:
+    """Whether heatmaps are computed (on by default; off is a little faster)."""
+    return gr.Checkbox(True, label="Show where the model looked (heatmaps)", elem_id=f"{prefix}-explain")
+
+
 def heatmap_gallery(prefix: str, columns: int = 6, height: int = 150) -> gr.Gallery:
     """The gallery of heatmap overlays, with its one-line legend."""
     gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
@@ -139,8 +144,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
     video_models = models_for(video_model_path)
     has_video = "video" in video_models
 
-    def analyze_image(image: str | None):
-        """Find and score every face in one image file.
+    def analyze_image(image: str | None, explain: bool = True):
+        """Find and score every face in one image file; ``explain`` adds a heatmap per face.
 
         Returns: verdict (markdown), confidences {"fake", "real"}, picture with boxes, face crops, JSON report file,
         JSON report (the scan CLI's fields plus `provenance`), heatmap overlays (red: towards fake).
@@ -149,17 +154,17 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
             raise gr.Error("Upload or paste an image first.", print_exception=False)
         with user_errors("image"):
             rgb = read_image(image)
-            report = image_detector.analyze(rgb, path=image, explain=True)
+            report = image_detector.analyze(rgb, path=image, explain=explain)
             data, folder = show.record(report), show.request_folder(report_dir)
             return (show.verdict_markdown(report), show.confidences(report),
                     show.save_picture(show.annotate(rgb, report), folder / "faces.jpg"),
                     show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
                     show.heatmap_gallery(report, folder))
 
-    def analyze_snapshot(image: str | None):
+    def analyze_snapshot(image: str | None, explain: bool = True):
         if not image:  # the snapshot was cleared
             return [gr.skip()] * 7
-        return analyze_image(image)
+        return analyze_image(image, explain)
 
     live = LiveScorer(image_detector)
 
@@ -171,8 +176,9 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
             report, rolling = live.step(frame, rolling)
             return show.annotate(frame, report), show.live_markdown(rolling, report, live.thresholds), rolling
 
-    def analyze_video(video: str | None, model: str = video_models[0]):
-        """Score the faces of one video clip with the video model or the image model frame by frame.
+    def analyze_video(video: str | None, model: str = video_models[0], explain: bool = True):
+        """Score the faces of one video clip with the video model or the image model frame by frame; ``explain``
+        adds a heatmap per sampled face.
 
         Returns: verdict (markdown), confidences {"fake", "real"}, fake probability over time, sampled face crops,
         JSON report file, JSON report (the scan CLI's fields plus per-frame results), heatmap overlays of the
@@ -186,7 +192,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
             raise gr.Error("The video model could not be loaded; the server log says why.",
                            print_exception=False) from None
         with user_errors("video"):
-            report = video_detector.analyze_file(video, model=model, explain=True)
+            report = video_detector.analyze_file(video, model=model, explain=explain)
             if report.verdict == "error":
                 raise InputError(report.error or "the video could not be read")
             data, folder = show.record(report), show.request_folder(report_dir)
@@ -205,6 +211,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                         image_in = guarded(gr.Image(label="Image (upload, drop or paste)", type="filepath",
                                                     sources=["upload", "clipboard"], image_mode=None, height=320,
                                                     elem_id="image-input"), read_image)
+                        image_explain = heatmap_toggle("image")
                         image_button = gr.Button("Analyze image", variant="primary", elem_id="image-button")
                         gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[image_in],
                                     cache_examples=False, label="Examples (made by this project)")
@@ -220,6 +227,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                             snapshot = guarded(gr.Image(label="Camera", sources=["webcam"], type="filepath",
                                                         image_mode=None, height=320, elem_id="webcam-input"),
                                                read_image)
+                            snapshot_explain = heatmap_toggle("webcam")
                         with gr.Column(scale=3):
                             webcam_out = result_panel("webcam")
                 with gr.Tab("Live", id="live"):
@@ -245,6 +253,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                         model_in = guarded(gr.Radio([(MODEL_CHOICES[m], m) for m in video_models],
                                                     value=video_models[0], label="Model",
                                                     interactive=len(video_models) > 1, elem_id="video-model"))
+                        video_explain = heatmap_toggle("video")
                         video_button = gr.Button("Analyze video", variant="primary", elem_id="video-button")
                         clips = sorted(EXAMPLES.glob("*.webm"))
                         if clips:
@@ -279,14 +288,14 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                         gr.Image(path, label=caption, interactive=False, buttons=["fullscreen"])
                 gr.Markdown(show.LIMITS, elem_id="about-limits")
 
-        image_button.click(analyze_image, [image_in], image_out, api_name="analyze_image",
+        image_button.click(analyze_image, [image_in, image_explain], image_out, api_name="analyze_image",
                            concurrency_id="analysis")
-        snapshot.change(analyze_snapshot, [snapshot], webcam_out, api_visibility="private",
+        snapshot.change(analyze_snapshot, [snapshot, snapshot_explain], webcam_out, api_visibility="private",
                         concurrency_id="analysis", trigger_mode="always_last")
         live_in.stream(analyze_live, [live_in, live_state], [live_boxes, live_verdict, live_state],
-                       stream_every=0.25, time_limit=LIVE_SECONDS, concurrency_id="live", concurrency_limit=1,
+                       stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_SECONDS, concurrency_id="live", concurrency_limit=1,
                        api_visibility="private", show_progress="hidden")
-        video_button.click(analyze_video, [video_in, model_in],
+        video_button.click(analyze_video, [video_in, model_in, video_explain],
                            [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json,
                             video_heatmaps],
                            api_name="analyze_video", concurrency_id="analysis")

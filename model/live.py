@@ -18,6 +18,7 @@ from model.image_detector import ImageDetector
 from model.report import Report
 
 LIVE_WINDOW_S = 3.0
+LIVE_STREAM_EVERY_S = 0.25  # the browser sends a camera frame this often
 LIVE_SECONDS = 60  # longest live session; then the stream stops and can be started again
 
 

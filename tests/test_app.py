@@ -179,10 +179,13 @@ def analyze_image(client, path):
 def test_named_endpoints(client):
     info = client.view_api(print_info=False, return_format="dict")
     assert set(info["named_endpoints"]) == {"/analyze_image", "/analyze_video"}
-    assert [p["parameter_name"] for p in info["named_endpoints"]["/analyze_image"]["parameters"]] == ["image"]
-    video, model = info["named_endpoints"]["/analyze_video"]["parameters"]
+    image, explain = info["named_endpoints"]["/analyze_image"]["parameters"]
+    assert image["parameter_name"] == "image" and explain["parameter_name"] == "explain"
+    assert explain["parameter_default"] is True
+    video, model, explain = info["named_endpoints"]["/analyze_video"]["parameters"]
     assert video["parameter_name"] == "video" and model["parameter_name"] == "model"
     assert model["parameter_default"] == "video" and model["type"]["enum"] == ["video", "image"]
+    assert explain["parameter_name"] == "explain" and explain["parameter_default"] is True
     assert not info["unnamed_endpoints"]
 
 
@@ -216,7 +219,7 @@ def test_photo_with_face(client):
     assert len(report["faces"]) == 1 and report["faces"][0]["score"] > 0.9
     [heatmap] = heatmaps
     assert heatmap["caption"] == crops[0]["caption"]
-    with Image.open(heatmap["image"]["path"]) as overlay, Image.open(crops[0]["image"]["path"]) as crop:
+    with Image.open(heatmap["image"]) as overlay, Image.open(crops[0]["image"]) as crop:
         assert overlay.size == crop.size
 
 
@@ -236,6 +239,14 @@ def test_reports_match_the_scan_cli(client, small_image_model, video_model):
         assert {**report, "path": None} == {**expected, "path": None}
         assert report["path"] == Path(expected["path"]).name
     assert len(scanned[0]["faces"]) == 2 and scanned[1]["video_model"] == "video"
+
+
+def test_heatmaps_can_be_turned_off(client):
+    from gradio_client import handle_file
+
+    *_, report_text, heatmaps = client.predict(handle_file(str(EXAMPLES / "two_faces.jpg")), False,
+                                               api_name="/analyze_image")
+    assert heatmaps == [] and len(json.loads(report_text)["faces"]) == 2
 
 
 def test_image_without_face_is_a_result(client):
