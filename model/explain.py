@@ -51,8 +51,8 @@ class GradCam:
 def last_conv_stage(model: keras.Model) -> keras.layers.Layer:
     """The last layer with a spatial (n, h, w, c) output: the end of a CNN's convolutional stages."""
     for layer in reversed(model.layers):
-        shape = getattr(layer, "output", None) is not None and layer.output.shape
-        if shape is not False and len(shape) == 4 and shape[1] and shape[1] > 1:
+        shape = layer.output.shape
+        if len(shape) == 4 and (shape[1] or 0) > 1:
             return layer
     raise ValueError(f"{model.name} has no convolutional stage to explain")
 

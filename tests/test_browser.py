@@ -201,3 +201,30 @@ def test_uncertain_verdict_is_shown_in_a_neutral_colour(browser, uncertain_image
         assert "too often wrong to call either way" in page.inner_text("#image-verdict")
         page.screenshot(path=str(shots / "uncertain_verdict.png"), full_page=True)
         context.close()
+
+
+def test_readme_screenshots_with_the_shipped_models(browser, shots):
+    """The README's screenshots (assets/screenshots/ holds copies): the shipped image model's heatmaps on the
+    two-faces example, and the live mode on the fake camera."""
+    with AppServer() as app:
+        context = browser.new_context(viewport={"width": 1280, "height": 1180})
+        context.grant_permissions(["camera"])
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app.url)
+        page.locator("#image-input input[type=file]").set_input_files(str(EXAMPLES / "two_faces.jpg"))
+        page.click("#image-button")
+        page.wait_for_function("document.querySelectorAll('#image-heatmaps img').length == 2")
+        page.locator("#image-heatmap-legend").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=shots / "readme_heatmaps.jpg", type="jpeg", quality=80)
+        page.get_by_role("tab", name="Webcam").click()
+        page.get_by_role("tab", name="Live").click()
+        page.locator("#live-input").get_by_text("Click to Access Webcam").click()
+        page.wait_for_function("document.querySelector('#live-input video')?.readyState >= 2")
+        page.locator("#live-input button", has_text="Record").click()
+        page.wait_for_function("/Frames scored this session: ([5-9]|[1-9][0-9])/.test("
+                               "document.querySelector('#live-verdict').innerText)", timeout=30_000)
+        page.screenshot(path=shots / "readme_live.jpg", type="jpeg", quality=80)
+        page.locator("#live-input button", has_text="Stop").click()
+        context.close()
