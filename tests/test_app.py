@@ -19,6 +19,7 @@ import pytest
 
 from model.report import Report, ScoredFace
 from tests.browser_support import ROOT, AppServer, small_video_model
+from tests.test_provenance import signing_chain  # noqa: F401  (a fixture)
 
 EXAMPLES = ROOT / "assets" / "examples"
 SCAN_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "real_below", "faces", "model", "error"}
@@ -239,6 +240,18 @@ def test_reports_match_the_scan_cli(client, small_image_model, video_model):
         assert {**report, "path": None} == {**expected, "path": None}
         assert report["path"] == Path(expected["path"]).name
     assert len(scanned[0]["faces"]) == 2 and scanned[1]["video_model"] == "video"
+
+
+def test_signed_picture_shows_its_content_credentials(client, tmp_path, signing_chain):
+    """A picture the test signs with C2PA: the credentials are shown beside the verdict and in the report."""
+    from tests.test_provenance import sign_with_c2pa
+
+    signed = sign_with_c2pa(signing_chain, EXAMPLES / "astronaut.jpg", tmp_path / "signed.jpg")
+    verdict, *_, report_text, _ = analyze_image(client, signed)
+    provenance = json.loads(report_text)["provenance"]
+    assert provenance["c2pa"]["claim_generator"].startswith("deepfake-detector-tests")
+    assert provenance["claims_generated"] is True and provenance["c2pa"]["trusted"] is False
+    assert "Content Credentials signed by Test Signer" in verdict and "not a trusted issuer" in verdict
 
 
 def test_heatmaps_can_be_turned_off(client):

@@ -78,7 +78,7 @@ def _manifest(title: str) -> dict:
                             "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": AI_SOURCE}]}}]}
 
 
-def _sign(chain: dict[str, bytes], source: Path, dest: Path, *, remote_url: str | None = None) -> Path:
+def sign_with_c2pa(chain: dict[str, bytes], source: Path, dest: Path, *, remote_url: str | None = None) -> Path:
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain["chain"], chain["key"], None)
     settings = SIGNING_SETTINGS if remote_url is None else {**SIGNING_SETTINGS, "verify": {"verify_after_sign": False}}
     with c2pa.Context.from_dict(settings) as context, c2pa.Signer.from_info(info) as signer, \
@@ -97,7 +97,7 @@ def _jpeg(path: Path, **save_options) -> Path:
 
 @pytest.fixture
 def signed_jpeg(tmp_path, signing_chain) -> Path:
-    return _sign(signing_chain, _jpeg(tmp_path / "plain.jpg"), tmp_path / "synthetic.jpg")
+    return sign_with_c2pa(signing_chain, _jpeg(tmp_path / "plain.jpg"), tmp_path / "synthetic.jpg")
 
 
 def _assert_json(result: Provenance) -> dict:
@@ -225,7 +225,7 @@ def test_signed_mp4_is_read(tmp_path, signing_chain):
         writer.write(np.full((48, 64, 3), value, np.uint8))
     writer.release()
     assert read_provenance(source).summary() == NOTHING_FOUND
-    result = read_provenance(_sign(signing_chain, source, tmp_path / "signed.mp4"))
+    result = read_provenance(sign_with_c2pa(signing_chain, source, tmp_path / "signed.mp4"))
     assert result.error is None
     assert result.c2pa["digital_source_type"] == AI_SOURCE and result.c2pa["validation_state"] == "Valid"
 
@@ -246,7 +246,7 @@ def test_remote_manifest_is_never_fetched(tmp_path, signing_chain):
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/manifest.c2pa"
-        asset = _sign(signing_chain, _jpeg(tmp_path / "plain.jpg"), tmp_path / "remote.jpg", remote_url=url)
+        asset = sign_with_c2pa(signing_chain, _jpeg(tmp_path / "plain.jpg"), tmp_path / "remote.jpg", remote_url=url)
         result = read_provenance(asset)
         assert requests == []
         assert result.remote_manifest_url == url and result.c2pa is None and result.error is None

@@ -32,7 +32,7 @@ from sklearn import metrics
 
 from model.calibration import Calibration, Thresholds
 from model.presentation import markdown_table
-from train.data import Labelled, decoded_images, image_dataset, load_splits
+from train.data import Labelled, batched, decoded_images, image_dataset, load_splits
 from train.degrade import DEGRADATIONS
 from train.domains import DomainSplit, FaceCropper, domains_from_args, load_domains, pooled
 from train.metrics import (binary_metrics, brier_score, choose_threshold, choose_thresholds,
@@ -137,7 +137,7 @@ def calibrated_scores(model: keras.Model, metadata: dict[str, Any], data: Labell
     else:
         dataset = decoded_images(data, image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
                                                        num_parallel_calls=tf.data.AUTOTUNE)
-        raw = predict(model, dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size), len(data))
+        raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data))
     return Calibration.from_metadata(metadata)(raw)
 
 
