@@ -55,20 +55,29 @@ def meso4(image_size: int = IMAGE_SIZE) -> keras.Model:
 def residual_cnn(image_size: int = IMAGE_SIZE, width: int = 16) -> keras.Model:
     """RGB plus fixed SRM noise residuals, a strided stem and four conv/pool stages, global pooling head."""
     inputs = keras.Input((image_size, image_size, 3), name="face")
+    x = _srm_stem(inputs, width)
+    for multiple in (1, 2, 4, 8):
+        x = _conv_bn(x, width * multiple)
+        x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn(x, width * 8)
+    return keras.Model(inputs, _pooled_head(x), name="residual_cnn")
+
+
+def _srm_stem(inputs, width: int):
+    """RGB scaled to 0–1 beside its batch-normalised SRM noise residuals, then a strided conv."""
     rgb = layers.Rescaling(1.0 / 255)(inputs)
     srm = layers.Conv2D(9, 5, padding="same", use_bias=False, trainable=False, name="srm")
     residuals = srm(rgb)
     srm.set_weights([_srm_kernels()])
     x = layers.Concatenate()([rgb, layers.BatchNormalization()(residuals)])
-    x = _conv_bn(x, width, strides=2)
-    for multiple in (1, 2, 4, 8):
-        x = _conv_bn(x, width * multiple)
-        x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, width * 8)
+    return _conv_bn(x, width, strides=2)
+
+
+def _pooled_head(x):
+    """Average and max pooling side by side, dropout, one sigmoid unit: the fake probability."""
     x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
-    return keras.Model(inputs, outputs, name="residual_cnn")
+    return layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
 
 
 def _mbconv(x, filters: int, strides: int, expand: int = 4):
@@ -87,20 +96,12 @@ def _mbconv(x, filters: int, strides: int, expand: int = 4):
 def mbconv_cnn(image_size: int = IMAGE_SIZE, width: int = 16) -> keras.Model:
     """The residual CNN's input (RGB + SRM residuals) and head around EfficientNet-style MBConv stages."""
     inputs = keras.Input((image_size, image_size, 3), name="face")
-    rgb = layers.Rescaling(1.0 / 255)(inputs)
-    srm = layers.Conv2D(9, 5, padding="same", use_bias=False, trainable=False, name="srm")
-    residuals = srm(rgb)
-    srm.set_weights([_srm_kernels()])
-    x = layers.Concatenate()([rgb, layers.BatchNormalization()(residuals)])
-    x = _conv_bn(x, width, strides=2)
+    x = _srm_stem(inputs, width)
     for multiple in (1, 2, 4, 8):
         x = _mbconv(x, width * multiple, strides=2)
         x = _mbconv(x, width * multiple, strides=1)
     x = _conv_bn(x, width * 16, kernel=1)
-    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
-    return keras.Model(inputs, outputs, name="mbconv_cnn")
+    return keras.Model(inputs, _pooled_head(x), name="mbconv_cnn")
 
 
 IMAGE_ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
