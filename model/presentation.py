@@ -44,6 +44,8 @@ LIMITS = """\
 * "Uncertain" means the score fell where the model was too often wrong on held-out faces; it is not a hint either way.
 * A score is evidence, not proof: a "real" verdict does not certify a picture, and a "fake" one can be a false alarm.
   Do not use it alone to make decisions about people.
+* Heatmaps show where the model looked, not which pixels were edited. Content Credentials and metadata are shown
+  beside the score, never in it: they can be stripped or forged, and their absence proves nothing.
 * The training data is licensed for **research only**; so are these weights.
 * Only faces are scored: edits elsewhere in the picture, voice or text are not checked.
 """
