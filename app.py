@@ -293,8 +293,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
         snapshot.change(analyze_snapshot, [snapshot, snapshot_explain], webcam_out, api_visibility="private",
                         concurrency_id="analysis", trigger_mode="always_last")
         live_in.stream(analyze_live, [live_in, live_state], [live_boxes, live_verdict, live_state],
-                       stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_SECONDS, concurrency_id="live", concurrency_limit=1,
-                       api_visibility="private", show_progress="hidden")
+                       stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_SECONDS, concurrency_id="live",
+                       concurrency_limit=1, api_visibility="private", show_progress="hidden")
         video_button.click(analyze_video, [video_in, model_in, video_explain],
                            [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json,
                             video_heatmaps],

@@ -112,7 +112,7 @@ def main() -> None:
     frames = {name: camera_frames(path) for name, path in clips.items()}
     live.step(frames["example (astronaut)"][0])  # warm-up
 
-    print(f"| clip | sent | scored | dropped | lag p50 | lag p95 |\n|---|---|---|---|---|---|")
+    print("| clip | sent | scored | dropped | lag p50 | lag p95 |\n|---|---|---|---|---|---|")
     for name, clip_frames in frames.items():
         result = throughput(live, clip_frames, args.seconds)
         print(f"| {name} | {result['sent_fps']:.1f} fps | {result['fps']:.2f} fps | {100 * result['dropped']:.0f} % "
@@ -121,7 +121,7 @@ def main() -> None:
     from model.video_detector import VideoModel
 
     video = VideoModel(args.video_model) if Path(args.video_model).exists() else None
-    print(f"\n| clip | rolling verdict | std of rolling score | verdict changes | last verdict |\n|---|---|---|---|---|")
+    print("\n| clip | rolling verdict | std of rolling score | verdict changes | last verdict |\n|---|---|---|---|---|")
     for name, clip_frames in frames.items():
         for kind, (spread, changes, last) in steadiness(live, video, clip_frames).items():
             print(f"| {name} | {kind} | {spread:.3f} | {changes} | {last} |")

@@ -116,11 +116,15 @@ def confidences(report: Report) -> dict[str, float] | None:
     return {"fake": round(probability, 4), "real": round(1.0 - probability, 4)}
 
 
+def verdict_heading(verdict: str) -> str:
+    """The verdict's words as a Markdown heading, coloured by the app's ``VERDICT_CSS`` where it has a colour."""
+    words = VERDICT_WORDS.get(verdict, verdict)
+    return f'## <span class="verdict-{verdict}">{words}</span>' if verdict in VERDICT_RGB else f"## {words}"
+
+
 def verdict_markdown(report: Report, subject: str = "picture") -> str:
     """A heading with the verdict (coloured by the app's ``VERDICT_CSS``) and lines that say how it was reached."""
-    words = VERDICT_WORDS.get(report.verdict, report.verdict)
-    heading = f'## <span class="verdict-{report.verdict}">{words}</span>' if report.verdict in VERDICT_RGB \
-        else f"## {words}"
+    heading = verdict_heading(report.verdict)
     if report.verdict == "error":
         return f"{heading}\n\n{report.error or 'The file could not be analysed.'}"
     if report.verdict == "no_face":
@@ -153,8 +157,7 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
 def live_markdown(rolling: RollingVerdict, frame: Report, thresholds: Thresholds) -> str:
     """The rolling verdict of a live camera session as a coloured heading, with what it rests on."""
     verdict = rolling.verdict(thresholds)
-    words = VERDICT_WORDS.get(verdict, verdict)
-    heading = f'## <span class="verdict-{verdict}">{words}</span>' if verdict in VERDICT_RGB else f"## {words}"
+    heading = verdict_heading(verdict)
     faces = rolling.probabilities
     if not faces:
         return f"{heading}\n\nNo face in the last {rolling.window_s:g} seconds of camera frames."
@@ -251,17 +254,21 @@ def face_verdict(report: Report, face: ScoredFace) -> str:
 
 def face_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
     """The face crops saved in ``folder``, captioned like their boxes: number, call and fake probability."""
-    return [(save_picture(face.crop, Path(folder) / f"face_{index}.jpg"),
-             f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}"
-             + (f" ({', '.join(face.flags)})" if face.flags else ""))
+    return [(save_picture(face.crop, Path(folder) / f"face_{index}.jpg"), face_caption(report, index, face))
             for index, face in enumerate(report.faces, start=1)]
+
+
+def face_caption(report: Report, index: int, face: ScoredFace) -> str:
+    """A gallery caption like the face's box label: number, call, fake probability, and any weak-evidence flags."""
+    return (f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}"
+            + (f" ({', '.join(face.flags)})" if face.flags else ""))
 
 
 def heatmap_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
     """Each face's crop with its Grad-CAM heatmap over it, saved in ``folder``, captioned like the crops (faces
     without a heatmap are left out)."""
     save_heatmaps(report, folder, "heatmap")
-    return [(face.heatmap_path, f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}")
+    return [(face.heatmap_path, face_caption(report, index, face))
             for index, face in enumerate(report.faces, start=1) if face.heatmap_path]
 
 
