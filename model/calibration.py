@@ -35,8 +35,9 @@ class Calibration:
         return {"method": "platt", "slope": round(self.slope, 6), "intercept": round(self.intercept, 6)}
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> Calibration:
-        stored = metadata.get("calibration") or {}
+    def from_metadata(cls, metadata: dict[str, Any], key: str = "calibration") -> Calibration:
+        """The calibration stored under ``key`` (a video model keeps its per-frame one as ``frame_calibration``)."""
+        stored = metadata.get(key) or {}
         return cls(float(stored.get("slope", 1.0)), float(stored.get("intercept", 0.0)))
 
 
@@ -54,6 +55,6 @@ class Thresholds:
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Thresholds:
-        """The stored band; a model with one ``threshold`` (older files, the video model) has no uncertain band."""
+        """The stored band; a model with one ``threshold`` (older files) has no uncertain band."""
         fake_from = float(metadata.get("threshold", 0.5))
         return cls(min(float(metadata.get("real_below", fake_from)), fake_from), fake_from)

@@ -344,9 +344,12 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
 
 
 def markdown_table(rows: list[dict[str, Any]], first: str) -> str:
-    """Rows as a Markdown table (shares in percent)."""
-    columns = [(first, first), ("faces", "faces"), ("roc_auc", "ROC-AUC"), ("brier", "Brier"),
-               ("real_called_fake", "real called fake"), ("fakes_caught", "fakes caught"), ("uncertain", "uncertain")]
+    """Rows as a Markdown table (shares in percent); ``model``, ``clips`` and ``frame_roc_auc`` columns appear
+    where the rows have them (video evaluation)."""
+    columns = [(first, first), ("model", "model"), ("faces", "faces"), ("clips", "clips"), ("roc_auc", "ROC-AUC"),
+               ("frame_roc_auc", "frame ROC-AUC"), ("brier", "Brier"), ("real_called_fake", "real called fake"),
+               ("fakes_caught", "fakes caught"), ("uncertain", "uncertain")]
+    columns = [(key, title) for key, title in columns if key == first or any(key in row for row in rows)]
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = []

@@ -17,7 +17,7 @@ from model.image_detector import FaceScorer
 from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
 from model.provenance import read_provenance
-from model.calibration import Thresholds
+from model.calibration import Calibration, Thresholds
 from model.report import Report, ScoredFace, error_report
 from model.store import DEFAULT_VIDEO_MODEL, load_model
 from model.tracks import link_tracks
@@ -42,12 +42,14 @@ class SampledFrame:
 
 
 class VideoModel:
-    """A loaded video model: face sequences in, a clip probability and per-frame probabilities out."""
+    """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out."""
 
     def __init__(self, path: str | Path) -> None:
         self.keras_model, self.metadata = load_model(path)
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
         self.thresholds = Thresholds.from_metadata(self.metadata)
+        self.calibration = Calibration.from_metadata(self.metadata)
+        self.frame_calibration = Calibration.from_metadata(self.metadata, "frame_calibration")
         self.name = f"{self.metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
         spec = tf.TensorSpec((None, self.frames, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
@@ -56,7 +58,7 @@ class VideoModel:
         self._cam: GradCam | None = None
 
     def score(self, sequences: list[list[np.ndarray]]) -> list[tuple[float, np.ndarray]]:
-        """For each sequence of RGB face crops: the fake probability of the sequence and of each crop.
+        """For each sequence of RGB face crops: the calibrated fake probability of the sequence and of each crop.
 
         A sequence shorter than the model's frame count is stretched by repeating crops evenly (never padded
         with blanks); a longer one is dealt into interleaved windows, each spread over the whole sequence, whose
@@ -67,7 +69,8 @@ class VideoModel:
         resized = [[resize_faces(crop, self.image_size) for crop in crops] for crops in sequences]
         batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
         outputs = self._predict(batch)
-        video, frames = outputs["video"].numpy()[:, 0], outputs["frames"].numpy()[:, :, 0]
+        video = self.calibration(outputs["video"].numpy()[:, 0])
+        frames = self.frame_calibration(outputs["frames"].numpy()[:, :, 0])
         results = []
         for owner, crops in enumerate(sequences):
             rows = [row for row, (who, _) in enumerate(windows) if who == owner]

@@ -374,6 +374,32 @@ def test_uncertain_verdict_through_the_endpoint(uncertain_image_model, tmp_path)
     assert ".verdict-uncertain" in css  # the neutral colour is served with the page
 
 
+def test_uncertain_clip_verdict_through_the_scan_and_the_endpoint(small_image_model, tmp_path):
+    """A video model whose uncertain band covers its scores: the scan and /analyze_video both say "uncertain", and
+    the timeline draws both edges of the band."""
+    from gradio_client import Client, handle_file
+
+    from model.store import read_metadata, write_metadata
+
+    model = small_video_model(tmp_path / "video_model.keras")
+    write_metadata(model, {**read_metadata(model), "real_below": 0.001, "threshold": 0.999})
+    clip = EXAMPLES / "astronaut_clip.webm"
+    result = subprocess.run([sys.executable, "-m", "model.scan", "--quiet", "--image-model", str(small_image_model),
+                             "--video-model", str(model), str(clip)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    [scanned] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert scanned["verdict"] == "uncertain" and scanned["video_model"] == "video"
+    assert (scanned["real_below"], scanned["threshold"]) == (0.001, 0.999)
+    with AppServer("--image-model", str(small_image_model), "--video-model", str(model)) as server:
+        verdict, _, plot, *_, report_text, _ = Client(server.url, verbose=False).predict(
+            handle_file(str(clip)), "video", False, api_name="/analyze_video")
+    report = json.loads(report_text)
+    assert verdict.startswith('## <span class="verdict-uncertain">Uncertain</span>')
+    assert report["verdict"] == "uncertain" and report["fake_probability"] == scanned["fake_probability"]
+    rows = plot["value"]["data"] if "value" in plot else plot["data"]
+    assert {row[2] for row in rows} == {"fake probability", "fake threshold", "real threshold"}
+
+
 def test_missing_model_is_one_line_and_exit_2(tmp_path):
     started = time.monotonic()
     result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--image-model", str(tmp_path / "none.keras")],

@@ -16,6 +16,7 @@ from train.augment import QualityAugmentation
 from train.data import Labelled, Shard, mixed_dataset, stream_weights
 from train.domains import AS_GIVEN, DETECTED, FaceCropper, domains_from_args, load_domains, read_spec
 from train.self_blend import self_blend
+from train.sequences import jittered_frames
 
 
 def _flat_domain(root, values: dict[str, int], count: int = 12, side: int = 32) -> Labelled:
@@ -83,6 +84,35 @@ def test_augmentation_keeps_shape_and_type():
     out = QualityAugmentation(rescale=1.0, blur=1.0, sharpen=1.0, noise=1.0, jpeg=1.0, colour=1.0, affine=1.0)(face)
     assert out.shape == (64, 64, 3) and out.dtype == tf.uint8
     assert not np.array_equal(out.numpy(), face.numpy())
+
+
+def test_clip_augmentation_gives_every_frame_of_a_clip_the_same_look(astronaut):
+    """One draw per clip: identical frames stay identical (the clip keeps one look), while separate draws per
+    frame, or for another clip, differ."""
+    face = np.asarray(resize_faces(astronaut[30:250, 130:350], 64), np.uint8)
+    frames = tf.constant(np.stack([face] * 5))
+    augmentation = QualityAugmentation(rescale=1.0, blur=1.0, noise=0.0, jpeg=1.0, colour=1.0, affine=1.0)
+    tf.random.set_seed(3)
+    clips = [augmentation.clip(frames).numpy() for _ in range(3)]
+    for clip in clips:
+        assert clip.shape == (5, 64, 64, 3) and clip.dtype == np.uint8
+        assert all(np.array_equal(frame, clip[0]) for frame in clip[1:])
+        assert not np.array_equal(clip[0], face)
+    assert not np.array_equal(clips[0], clips[1])
+    one_by_one = [augmentation(frames[i]).numpy() for i in range(5)]
+    assert not all(np.array_equal(frame, one_by_one[0]) for frame in one_by_one[1:])
+    noisy = QualityAugmentation(noise=1.0, jpeg=0.0).clip(frames).numpy().astype(int)
+    assert 0 < np.abs(noisy[0] - noisy[1]).mean() < 10  # only the sensor noise differs between frames
+
+
+def test_jittered_frames_keep_order_and_stretch_dropped_frames_like_serving():
+    rng = np.random.default_rng(0)
+    lengths = set()
+    for _ in range(200):
+        chosen = jittered_frames(40, 20, rng, drop=0.5)
+        assert len(chosen) == 20 and np.all(np.diff(chosen) >= 0) and chosen.max() < 40
+        lengths.add(len(np.unique(chosen)))
+    assert 20 in lengths and min(lengths) >= 12 and len(lengths) > 3  # some clips lose up to 40 % of their frames
 
 
 def test_self_blended_face_changes_inside_the_mask_only(astronaut):

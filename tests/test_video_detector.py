@@ -114,6 +114,20 @@ def test_short_sequences_are_filled_by_repeating_faces(detector, astronaut):
     assert per_face == pytest.approx([expected_frames[:2].mean(), expected_frames[2:].mean()], abs=1e-5)
 
 
+def test_scores_go_through_the_stored_clip_and_frame_calibrations(video_model_path, tmp_path, astronaut):
+    """Known answer: a calibration with slope 0 maps every score to sigmoid(intercept)."""
+    from model.store import read_metadata, write_metadata
+
+    path = tmp_path / "video_model.keras"
+    path.write_bytes(video_model_path.read_bytes())
+    write_metadata(path, {**read_metadata(video_model_path),
+                          "calibration": {"method": "platt", "slope": 0.0, "intercept": 1.0},
+                          "frame_calibration": {"method": "platt", "slope": 0.0, "intercept": -2.0}})
+    (video, per_face), = VideoModel(path).score([[astronaut[50:200, 150:300]] * 3])
+    assert video == pytest.approx(1 / (1 + np.exp(-1.0)), abs=1e-6)
+    assert per_face == pytest.approx([1 / (1 + np.exp(2.0))] * 3, abs=1e-6)
+
+
 def test_long_sequences_are_dealt_into_windows(detector, astronaut):
     model = detector.video_model
     crops = [np.roll(astronaut, 9 * i, axis=1)[50:200, 150:300] for i in range(6)]

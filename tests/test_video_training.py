@@ -102,44 +102,63 @@ def tiny_sequences(tmp_path_factory) -> Path:
 def sequence_run(tiny_sequences, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("video_run")
     video.main(["--data", str(tiny_sequences), "--out", str(out), "--epochs", "1", "--batch-size", "4",
-                "--frames", "4", "--backbone-weights", "none", "--lstm-units", "8"])
+                "--frames", "4", "--backbone-weights", "none", "--lstm-units", "8", "--views", "2"])
     return out
 
 
-def test_one_epoch_sequence_stage_yields_a_loadable_video_model(sequence_run):
+def test_one_epoch_sequence_stage_yields_a_loadable_calibrated_video_model(sequence_run, tiny_sequences):
     model, metadata = load_model(sequence_run / "model.keras")
     assert model.input_shape == (None, 4, SIZE, SIZE, 3)
     assert metadata["kind"] == "video" and metadata["frames"] == 4 and metadata["image_size"] == SIZE
-    assert 0.0 <= metadata["threshold"] <= 1.0 and 0.0 <= metadata["frame_threshold"] <= 1.0
-    assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit"
+    assert 0.0 <= metadata["real_below"] <= metadata["threshold"] <= 1.0
+    assert 0.0 <= metadata["frame_threshold"] <= 1.0
+    assert {"slope", "intercept"} <= set(metadata["calibration"]) and "slope" in metadata["frame_calibration"]
+    assert metadata["validation_calibration"]["clips"] == 6
+    assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit" and metadata["augmented_views"] == 2
     assert metadata["counts"]["train"] == {"real": 4, "fake": 4}
     assert metadata["command"].startswith("python -m train.video ")
     assert {"video_auc", "frame_auc", "frame_mean_video_auc"} <= set(metadata["validation"])
-    assert set(metadata["test_metrics"]) >= {"accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix"}
-    assert metadata["test_frame_metrics"]["count"] == 6 * 4
-    for name in ("best.keras", "history.csv", "test_roc.png", "test_frames_confusion.png"):
+    [row] = metadata["test_domains"]
+    assert row["domain"] == tiny_sequences.name and row["split"] == "test" and row["clips"] == 6
+    assert {"roc_auc", "frame_roc_auc", "brier", "real_called_fake", "fakes_caught", "uncertain"} <= set(row)
+    for name in ("best.keras", "history.csv", f"test_{tiny_sequences.name}_roc.png"):
         assert (sequence_run / name).exists(), name
     assert any((sequence_run / "tensorboard").rglob("events.out.tfevents.*"))
 
 
-def test_evaluate_reports_video_and_frame_metrics(sequence_run, tiny_sequences, tmp_path, capsys):
+def test_evaluate_reproduces_the_stored_row_beside_the_image_baseline(sequence_run, tiny_sequences, tmp_path,
+                                                                     capsys):
     evaluate.main(["--model", str(sequence_run / "model.keras"), "--data", str(tiny_sequences),
                    "--out", str(tmp_path)])
-    printed = json.loads(capsys.readouterr().out)
-    stored = read_metadata(sequence_run / "model.keras")
-    assert printed["video"]["roc_auc"] == pytest.approx(stored["test_metrics"]["roc_auc"], abs=1e-6)
-    assert printed["frames"]["count"] == 24
-    for name in ("test_metrics.json", "test_roc.png", "test_frames_metrics.json", "test_frames_roc.png"):
-        assert (tmp_path / name).exists(), name
+    printed = capsys.readouterr().out
+    assert "| domain | model | clips | ROC-AUC | frame ROC-AUC |" in printed
+    rows = json.loads((tmp_path / "domains_metrics.json").read_text())["domains"]
+    [stored] = read_metadata(sequence_run / "model.keras")["test_domains"]
+    video_row, baseline_row = rows
+    assert video_row == pytest.approx(stored)
+    assert baseline_row["model"].endswith("image_model.keras, mean per frame") and baseline_row["clips"] == 6
+
+
+def test_calibrating_a_video_model_gives_it_an_uncertain_band(sequence_run, tiny_sequences, tmp_path):
+    copy = tmp_path / "model.keras"
+    copy.write_bytes((sequence_run / "model.keras").read_bytes())
+    Path(str(copy).removesuffix(".keras") + ".json").write_text(
+        json.dumps({**read_metadata(sequence_run / "model.keras"), "calibration": None, "real_below": None}))
+    evaluate.main(["--model", str(copy), "--data", str(tiny_sequences), "--calibrate", "--baseline", "none",
+                   "--out", str(tmp_path)])
+    metadata = read_metadata(copy)
+    assert metadata["calibration"] == read_metadata(sequence_run / "model.keras")["calibration"]
+    assert metadata["real_below"] <= metadata["threshold"]
 
 
 def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequences, tmp_path):
     frames_dir, sequence_dir, joint_dir = tmp_path / "frames", tmp_path / "sequence", tmp_path / "joint"
     video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(frames_dir), "--epochs", "1",
-                "--batch-size", "8", "--image-size", str(SIZE), "--backbone-weights", "none"])
+                "--batch-size", "8", "--steps-per-epoch", "2", "--image-size", str(SIZE), "--backbone-weights", "none",
+                "--no-test"])
     assert read_metadata(frames_dir / "model.keras")["kind"] == "frames"
     video.main(["--data", str(tiny_sequences), "--out", str(sequence_dir), "--epochs", "1", "--frames", "4",
-                "--backbone-weights", str(frames_dir / "model.keras"), "--lstm-units", "8"])
+                "--backbone-weights", str(frames_dir / "model.keras"), "--lstm-units", "8", "--views", "1"])
     assert read_metadata(sequence_dir / "model.keras")["frame_head"] == "trained"
     video.main(["--stage", "joint", "--data", str(tiny_sequences), "--out", str(joint_dir), "--epochs", "1",
                 "--init", str(sequence_dir / "model.keras")])
@@ -149,18 +168,26 @@ def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequence
     assert out["video"].shape == (1, 1) and out["frames"].shape == (1, 4, 1)
 
 
-def test_frames_stage_trains_on_cached_faces_plus_extra_images(tiny_sequences, tiny_faces, tmp_path):
-    video.main(["--stage", "frames", "--data", str(tiny_sequences), "--out", str(tmp_path), "--epochs", "1",
-                "--batch-size", "8", "--frames", "4", "--backbone-weights", "none",
-                "--extra-train", str(tiny_faces), "--extra-limit-per-class", "5"])
+def test_frames_stage_trains_on_several_domains_with_self_blended_fakes(tiny_sequences, tiny_faces, tmp_path):
+    video.main(["--stage", "frames", "--data", str(tiny_sequences), "--data", f"{tiny_faces}:2", "--out",
+                str(tmp_path), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2", "--image-size",
+                str(SIZE), "--backbone-weights", "none", "--self-blend-share", "0.3", "--face-cache",
+                str(tmp_path / "cache")])
     model, metadata = load_model(tmp_path / "model.keras")
-    assert model.input_shape == (None, SIZE, SIZE, 3)  # the cache's face size; the 48-px extra images are resized
-    assert metadata["kind"] == "frames" and metadata["image_size"] == SIZE
-    assert metadata["counts"]["train"] == {"real": 4, "fake": 4}  # clips
-    assert metadata["counts"]["extra_train"] == {"real": 5, "fake": 5}
-    # every face of the Train clips plus the extra images; the 4 serving faces of each Validation/Test clip
-    assert metadata["faces"] == {"train": 8 * 6 + 10, "validation": 6 * 4, "test": 6 * 4}
-    assert metadata["test_metrics"]["count"] == 6 * 4
+    assert model.input_shape == (None, SIZE, SIZE, 3)  # the 48-px images are resized
+    assert metadata["kind"] == "frames" and metadata["image_size"] == SIZE and metadata["self_blend_share"] == 0.3
+    # every face of the Train clips (6 per clip) and the images
+    assert metadata["counts"]["train"] == {tiny_sequences.name: {"real": 24, "fake": 24},
+                                           tiny_faces.name: {"real": 16, "fake": 16}}
+    assert [d["weight"] for d in metadata["data"]] == [1.0, 2.0]
+    assert 0.0 <= metadata["real_below"] <= metadata["threshold"] <= 1.0
+    assert [row["domain"] for row in metadata["test_domains"]] == [tiny_sequences.name, tiny_faces.name]
+
+
+def test_sequence_stage_takes_one_data_folder(tiny_sequences, tiny_faces, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        video.main(["--data", str(tiny_sequences), "--data", str(tiny_faces), "--out", str(tmp_path)])
+    assert "takes one --data folder" in capsys.readouterr().err
 
 
 def test_video_folder_instead_of_cache_is_a_clear_error(tiny_videos, tmp_path, capsys):

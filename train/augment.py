@@ -3,7 +3,8 @@
 Resolution, sharpness, noise and compression separate the classes of single-domain data (DFDC fakes are
 blurrier than their sources; generated faces are cleaner than photos), so every face, whatever its label, is
 randomly rescaled, blurred or sharpened, noised, colour-jittered, flipped, slightly moved and re-compressed.
-All ops are TensorFlow ops on one uint8 face, for ``tf.data.Dataset.map``.
+All ops are TensorFlow ops, for ``tf.data.Dataset.map``. ``clip`` draws once for a stack of frames, so the
+faces of one video clip keep one look (one colour shift, one resolution, one JPEG quality), as a real clip does.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ class QualityAugmentation:
 
     def __call__(self, image: tf.Tensor) -> tf.Tensor:
         """One augmented copy of a uint8 (S, S, 3) face; returns uint8 of the same size."""
-        size = tf.shape(image)[:2]
-        x = tf.cast(image, tf.float32)
-        x = tf.image.random_flip_left_right(x)
+        return tf.ensure_shape(self.clip(image[None])[0], image.shape)
+
+    def clip(self, frames: tf.Tensor) -> tf.Tensor:
+        """The frames of one clip, uint8 (N, S, S, 3), augmented with one draw of every step for all of them
+        (only the noise differs per frame, as sensor noise does); returns uint8 of the same shape."""
+        size = tf.shape(frames)[1:3]
+        x = tf.cast(frames, tf.float32)
+        x = _maybe(0.5, x, lambda v: tf.reverse(v, axis=[2]))
         x = _maybe(self.colour, x, _colour_jitter)
         x = _maybe(self.affine, x, _small_affine)
         x = _maybe(self.rescale, x, lambda v: _rescale(v, size, self.min_side, self.max_side))
@@ -45,7 +51,7 @@ class QualityAugmentation:
         x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
         x = _maybe(self.jpeg, x, lambda v: _jpeg(v, self.min_quality))
         x = _maybe(self.jpeg * self.jpeg_twice, x, lambda v: _jpeg(v, self.min_quality))
-        return tf.ensure_shape(x, image.shape)
+        return tf.reshape(x, tf.shape(frames))
 
 
 def _maybe(probability: float, x: tf.Tensor, op) -> tf.Tensor:
@@ -65,7 +71,7 @@ def _colour_jitter(x: tf.Tensor) -> tf.Tensor:
 
 def _small_affine(x: tf.Tensor) -> tf.Tensor:
     """Rotation up to ±6°, zoom ±8 %, shift up to ±4 % (reflect padding), one projective transform."""
-    size = tf.cast(tf.shape(x)[:2], tf.float32)
+    size = tf.cast(tf.shape(x)[1:3], tf.float32)
     angle = tf.random.uniform((), -0.1, 0.1)
     scale = tf.random.uniform((), 0.92, 1.08)
     shift = tf.random.uniform((2,), -0.04, 0.04) * size
@@ -73,10 +79,9 @@ def _small_affine(x: tf.Tensor) -> tf.Tensor:
     cy, cx = size[0] / 2.0, size[1] / 2.0
     transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy - shift[1],
                           sin, cos, cy - sin * cx - cos * cy - shift[0], 0.0, 0.0])
-    out = tf.raw_ops.ImageProjectiveTransformV3(images=x[None], transforms=transform[None],
-                                                output_shape=tf.shape(x)[:2], interpolation="BILINEAR",
-                                                fill_mode="REFLECT", fill_value=0.0)
-    return out[0]
+    return tf.raw_ops.ImageProjectiveTransformV3(images=x, transforms=transform[None],
+                                                 output_shape=tf.shape(x)[1:3], interpolation="BILINEAR",
+                                                 fill_mode="REFLECT", fill_value=0.0)
 
 
 def _rescale(x: tf.Tensor, size: tf.Tensor, min_side: int, max_side: int) -> tf.Tensor:
@@ -99,8 +104,11 @@ def _gaussian_kernel(sigma: tf.Tensor, radius: int = 4) -> tf.Tensor:
 
 
 def gaussian_blur(x: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
-    padded = tf.pad(x[None], [[0, 0], [4, 4], [4, 4], [0, 0]], mode="REFLECT")
-    return tf.nn.depthwise_conv2d(padded, _gaussian_kernel(sigma), [1, 1, 1, 1], "VALID")[0]
+    """Gaussian blur of a (N, H, W, 3) stack or one (H, W, 3) image."""
+    if x.shape.rank == 3:
+        return gaussian_blur(x[None], sigma)[0]
+    padded = tf.pad(x, [[0, 0], [4, 4], [4, 4], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, _gaussian_kernel(sigma), [1, 1, 1, 1], "VALID")
 
 
 def _sharpen(x: tf.Tensor) -> tf.Tensor:
@@ -110,5 +118,6 @@ def _sharpen(x: tf.Tensor) -> tf.Tensor:
 
 
 def _jpeg(x: tf.Tensor, min_quality: int) -> tf.Tensor:
+    """Every frame re-compressed at one random quality."""
     quality = tf.random.uniform((), min_quality, 101, tf.int32)
-    return tf.image.adjust_jpeg_quality(x, quality)
+    return tf.map_fn(lambda frame: tf.image.adjust_jpeg_quality(frame, quality), x)

@@ -66,6 +66,11 @@ def holds_files(root: str | Path, extensions: frozenset[str]) -> bool:
     return Path(root).is_dir() and any(p.suffix.lower() in extensions for p in Path(root).rglob("*"))
 
 
+def has_splits(root: str | Path) -> bool:
+    """Whether ``root`` holds a Train/, Validation/ or Test/ folder (else it is one bare Real/Fake folder)."""
+    return any(_child(Path(root), name) is not None for name in SPLITS)
+
+
 def load_splits(root: str | Path, val_split: float = 0.2, seed: int = 0,
                 extensions: frozenset[str] = IMAGE_EXTENSIONS, limit_per_class: int | None = None
                 ) -> dict[str, Labelled]:

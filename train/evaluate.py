@@ -9,9 +9,15 @@ faces cut as in training (``train.domains``), with the model's stored calibratio
 ``uncertain`` / ``fake`` thresholds; ``--calibrate`` fits both on the domains' pooled Validation first and stores
 them. ``--robustness`` scores the first domain again under JPEG re-compression, downscaling and blur.
 
-Video models are scored per clip (video-level metrics, ``<split>_*``) and per face frame, each frame carrying
-its clip's label (frame-level metrics, ``<split>_frames_*``). ``--data`` may hold videos (faces are found and
-cut as at serving time) or the face sequences cached by ``train.extract_faces``.
+    python -m train.evaluate --model model/weights/video_model.keras --data ../shared/data/videos \
+        --data ../shared/data/celebdf-clips
+
+Video models: one row per ``--data`` folder (its ``--split``; a bare Real/Fake folder as a whole) for the video
+model, judged per clip as serving judges it (calibrated, ``real`` / ``uncertain`` / ``fake``), with its
+per-frame ROC-AUC beside it, and one row for the image-model baseline on the same face crops (``--baseline``).
+``--calibrate`` fits the clip and frame calibration and the clip thresholds on the first folder's Validation
+clips first. Folders may hold videos (faces are found and cut as at serving time) or the face sequences cached
+by ``train.extract_faces``.
 """
 
 from __future__ import annotations
@@ -26,13 +32,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.store import load_model, write_metadata
-from model.video import VIDEO_EXTENSIONS
 from sklearn import metrics
 
 from model.calibration import Calibration, Thresholds
+from model.image_detector import FaceScorer
+from model.preprocessing import IMAGE_SIZE
 from model.presentation import markdown_table
-from train.data import Labelled, batched, decoded_images, image_dataset, load_splits
+from model.store import DEFAULT_IMAGE_MODEL, load_model, write_metadata
+from model.video import VIDEO_EXTENSIONS
+from model.video_detector import VideoModel
+from train.data import Labelled, batched, decoded_images, has_splits, image_dataset, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.domains import DomainSplit, FaceCropper, domains_from_args, load_domains, pooled
 from train.metrics import (binary_metrics, brier_score, choose_threshold, choose_thresholds,
@@ -67,13 +76,10 @@ def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: in
 
 
 def read_clips(data: Labelled, frames: int, image_size: int) -> Clips:
-    """Cached sequences as they are, or videos run through serving's face extraction now (unreadable clips and
-    clips without a face abort: evaluation must be complete)."""
+    """Cached sequences as they are (the models resize the faces), or videos run through serving's face extraction
+    now at ``image_size`` (unreadable clips and clips without a face abort: evaluation must be complete)."""
     if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
-        clips = load_clips(data)
-        if clips.image_size != image_size:
-            raise SystemExit(f"the cached faces are {clips.image_size} px but the model takes {image_size} px")
-        return clips
+        return load_clips(data)
     from tqdm import tqdm
 
     from model.faces import FaceDetector
@@ -97,24 +103,57 @@ def frame_labels(clips: Clips, frames: int) -> np.ndarray:
     return np.repeat(np.asarray(clips.labels), frames)
 
 
-def video_reports(model: keras.Model, clips: Clips, metadata: dict[str, Any], out: Path, split: str
-                  ) -> dict[str, Any]:
-    """Video- and frame-level metrics and figures for one split of clips."""
-    frames = int(metadata["frames"])
-    video, per_frame = predict_videos(model, clips, frames)
-    title = f"{metadata.get('architecture', model.name)} — {split}"
-    return {
-        "video": write_report(clips.labels, video, metadata["threshold"], out, split, f"{title} (videos)"),
-        "frames": write_report(list(frame_labels(clips, frames)), per_frame.reshape(-1),
-                               metadata.get("frame_threshold", 0.5), out, f"{split}_frames", f"{title} (frames)"),
-    }
+def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: str, out: Path,
+                      baseline: FaceScorer | None = None) -> list[dict[str, Any]]:
+    """The clips of one domain judged as serving judges them (the serving frames, calibrated, at the stored
+    thresholds): a row for the video model, with its per-frame ROC-AUC, and one for the ``baseline`` (the image
+    model on the same crops, mean of its per-frame probabilities); ROC and confusion figures in ``out``."""
+    sequences = [list(clips.serving_faces(i, video_model.frames)) for i in range(len(clips))]
+    labels = np.asarray(clips.labels)
+    frame_y = np.repeat(labels, video_model.frames)
+    scored = video_model.score(sequences)
+    video, per_frame = np.asarray([v for v, _ in scored]), np.concatenate([f for _, f in scored])
+    write_report(list(labels), video, video_model.thresholds.fake_from, out, f"{split}_{name}",
+                 f"{video_model.name} — {name} {split} (clips)")
+    judged = [(video_model.name, video, per_frame, video_model.thresholds)]
+    if baseline is not None:
+        frame_scores = [baseline.score(sequence) for sequence in sequences]
+        judged.append((f"{baseline.name}, mean per frame", np.asarray([f.mean() for f in frame_scores]),
+                       np.concatenate(frame_scores), baseline.thresholds))
+    rows = []
+    for model_name, clip_scores, frame_scores, thresholds in judged:
+        row = domain_row(list(labels), clip_scores, thresholds)
+        rows.append({"domain": name, "split": split, "model": model_name, "clips": row.pop("faces"), **row,
+                     "frame_roc_auc": binary_metrics(frame_y, frame_scores, 0.5)["roc_auc"]})
+    return rows
 
 
-def choose_video_thresholds(model: keras.Model, clips: Clips, frames: int) -> dict[str, float]:
-    """Video and frame decision thresholds chosen on held-out clips."""
+CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
+
+
+def calibrate_video(model: keras.Model, clips: Clips, frames: int) -> dict[str, Any]:
+    """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
+    band, fitted on held-out clips, with Brier and ECE before and after."""
     video, per_frame = predict_videos(model, clips, frames)
-    return {"threshold": choose_threshold(np.asarray(clips.labels), video),
-            "frame_threshold": choose_threshold(frame_labels(clips, frames), per_frame.reshape(-1))}
+    labels, frame_y = np.asarray(clips.labels), frame_labels(clips, frames)
+    clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
+    frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
+    calibrated = clip_calibration(video)
+    thresholds = choose_thresholds(labels, calibrated)
+    return {"calibration": clip_calibration.to_json(), "threshold": thresholds.fake_from,
+            "real_below": thresholds.real_below, "frame_calibration": frame_calibration.to_json(),
+            "frame_threshold": choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
+            "validation_calibration": {"clips": len(labels),
+                                       **calibration_summary(labels, video, calibrated, thresholds)}}
+
+
+def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds: Thresholds
+                        ) -> dict[str, Any]:
+    """Brier score and expected calibration error before and after calibrating, and the verdict shares."""
+    return {"brier_before": brier_score(labels, raw), "brier_after": brier_score(labels, calibrated),
+            "ece_before": expected_calibration_error(labels, raw),
+            "ece_after": expected_calibration_error(labels, calibrated),
+            **verdict_shares(labels, calibrated, thresholds)}
 
 
 def write_report(labels: list[int], scores: np.ndarray, threshold: float, out: Path, name: str,
@@ -150,11 +189,8 @@ def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_s
     thresholds = choose_thresholds(labels, calibrated)
     return {"calibration": calibration.to_json(), "threshold": thresholds.fake_from,
             "real_below": thresholds.real_below,
-            "validation_calibration": {
-                "faces": len(labels), "brier_before": brier_score(labels, raw), "brier_after": brier_score(labels, calibrated),
-                "ece_before": expected_calibration_error(labels, raw),
-                "ece_after": expected_calibration_error(labels, calibrated),
-                **verdict_shares(labels, calibrated, thresholds)}}
+            "validation_calibration": {"faces": len(labels),
+                                       **calibration_summary(labels, raw, calibrated, thresholds)}}
 
 
 def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
@@ -234,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--face-cache", default="runs/face-cache", help="cache of faces cut from large pictures")
     parser.add_argument("--seed", type=int, default=1337, help="the sampling seed of --calibrate (as in training)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--baseline", default=str(DEFAULT_IMAGE_MODEL), metavar="IMAGE_MODEL",
+                        help="video models: the image model scored beside them on the same face crops, averaged "
+                        "per clip (none: skip)")
     args = parser.parse_args(argv)
 
     try:
@@ -242,11 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     out = Path(args.out) if args.out else Path(args.model).parent
     if metadata.get("kind") == "video" or len(model.input_shape) == 5:
-        try:
-            splits = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
-        except (FileNotFoundError, ValueError) as error:
-            parser.error(str(error))
-        evaluate_video(parser, args, model, metadata, splits)
+        evaluate_video(parser, args, model, metadata)
         return
     image_size = int(metadata.get("image_size", model.input_shape[1]))
     try:
@@ -289,22 +324,54 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
 
 
+def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled]]:
+    """(name, split, clips) of each video folder: its ``split`` (else Validation); a bare Real/Fake folder, such as
+    ``celebdf-clips``, is a held-out check as a whole."""
+    extensions = VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS
+    found = []
+    for path in paths:
+        if not has_splits(path):
+            found.append((Path(path).name, "all", list_labelled(Path(path), extensions)))
+            continue
+        splits = load_splits(path, extensions=extensions)
+        chosen = split if split in splits else "validation"
+        found.append((Path(path).name, chosen, splits[chosen]))
+    return found
+
+
 def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, model: keras.Model,
-                   metadata: dict[str, Any], splits: dict[str, Labelled]) -> None:
-    """The video branch of ``main``."""
-    metadata.setdefault("frames", int(model.input_shape[1]))
-    metadata.setdefault("image_size", int(model.input_shape[2]))
-    frames, image_size = int(metadata["frames"]), int(metadata["image_size"])
-    if args.calibrate or "threshold" not in metadata:
-        if "validation" not in splits:
-            parser.error("choosing a threshold needs a Validation/ folder")
-        metadata.update(choose_video_thresholds(model, read_clips(splits["validation"], frames, image_size), frames))
-        write_metadata(args.model, metadata)
-        print(f"threshold chosen on Validation: {metadata['threshold']:.4f}", file=sys.stderr)
-    split = args.split if args.split in splits else "train"
+                   metadata: dict[str, Any]) -> None:
+    """The video branch of ``main``: calibrate on the first folder's Validation clips if asked, then one row per
+    folder for the video model and the image-model baseline."""
+    frames = int(metadata.get("frames", model.input_shape[1]))
+    image_size = int(metadata.get("image_size", model.input_shape[2]))
+    read_size = max(image_size, IMAGE_SIZE)  # one extraction serves both models; each resizes to its own size
+    try:
+        domains = video_domains(args.data, args.split)
+        if args.calibrate:
+            validation = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
+            if "validation" not in validation:
+                parser.error(f"calibrating needs a Validation/ folder in {args.data[0]}")
+            clips = read_clips(validation["validation"], frames, read_size).resized(image_size)
+            metadata.update(calibrate_video(model, clips, frames))
+            write_metadata(args.model, metadata)
+            print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
+                  f"{metadata['threshold']:.4f}", file=sys.stderr)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
+    video_model = VideoModel(args.model)
+    baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
     out = Path(args.out) if args.out else Path(args.model).parent
-    result = video_reports(model, read_clips(splits[split], frames, image_size), metadata, out, split)
-    print(json.dumps(result, indent=2))
+    rows = [row for name, split, data in domains
+            for row in video_domain_rows(video_model, read_clips(data, frames, read_size), name, split, out,
+                                         baseline)]
+    print(markdown_table(rows, "domain"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "domains_metrics.json").write_text(json.dumps({"domains": rows}, indent=2) + "\n")
+    if args.store:
+        metadata["test_domains"] = rows
+        write_metadata(args.model, metadata)
+    print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import Any, Callable
 
 import keras
 import tensorflow as tf
@@ -57,16 +58,8 @@ def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, floa
     return sources
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
-    add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3, several_domains=True)
-    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
-    parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
-    parser.add_argument("--init-from", default=None, metavar="MODEL",
-                        help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
-                        "fine-tune the shipped model on your data (its architecture and image size are used)")
+def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of every trainer of a per-face model on domains (the image model, the video model's frame stage)."""
     parser.add_argument("--self-blend-share", type=float, default=0.0, metavar="SHARE",
                         help="share of the fake examples self-blended from real faces (0 to 1; default 0)")
     parser.add_argument("--steps-per-epoch", type=int, default=None,
@@ -78,59 +71,88 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
-    args = parser.parse_args(argv)
 
+
+def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None,
+                     build: Callable[[], keras.Model], image_size: int, metadata: dict[str, Any], out: Path
+                     ) -> dict[str, Any]:
+    """Train the model ``build`` makes on the domains of ``--data``/``--data-spec``: balanced, augmented batches
+    with self-blended fakes, the best Validation checkpoint, then calibration and thresholds on Validation and
+    the per-domain Test table; saves ``out/model.keras`` with ``metadata`` and what training adds."""
     if not 0.0 <= args.self_blend_share < 1.0:
         parser.error("--self-blend-share must be in [0, 1)")
-    keras.utils.set_random_seed(args.seed)
-    start = load_model(args.init_from) if args.init_from else None
-    if start is not None:
-        args.architecture = start[1].get("architecture", args.architecture)
-        args.image_size = int(start[1].get("image_size", args.image_size))
     try:
         domains = domains_from_args(args.data, args.data_spec)
-        splits = load_domains(domains, FaceCropper(args.face_cache, args.image_size), args.val_split, args.seed,
-                              args.limit_per_class)
+        # Faces found in large pictures are cached once at the largest size a model takes; smaller models resize.
+        cropper = FaceCropper(args.face_cache, max(image_size, IMAGE_SIZE))
+        splits = load_domains(domains, cropper, args.val_split, args.seed, args.limit_per_class)
         if "validation" not in splits:
             raise ValueError("no domain has a Validation split")
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
-    out = Path(args.out or "runs/image")
-    out.mkdir(parents=True, exist_ok=True)
     for name, parts in splits.items():
         for part in parts:
             print(f"{name} {part.domain.label} (weight {part.domain.weight:g}): {part.data.counts()}")
-    for name, share in stream_weights(training_sources(splits["train"]), args.self_blend_share).items():
+    train = training_sources(splits["train"])
+    for name, share in stream_weights(train, args.self_blend_share).items():
         print(f"sampling {name}: {100 * share:.1f} %")
 
     strategy = make_strategy(args.strategy)
     with strategy.scope():
-        model = build_image_model(args.architecture, args.image_size)
-        if start is not None:
-            model.set_weights(start[0].get_weights())
+        model = build()
         compile_binary(model, args.lr)
     batch = args.batch_size * strategy.num_replicas_in_sync
-    train = training_sources(splits["train"])
-    train_ds = mixed_dataset(train, args.image_size, batch, args.self_blend_share, args.seed,
-                             worker_shard(strategy))
+    train_ds = mixed_dataset(train, image_size, batch, args.self_blend_share, args.seed, worker_shard(strategy))
     validation = pooled(splits["validation"], args.val_per_class, args.seed)
-    val_ds = image_dataset(validation, args.image_size, batch, training=False)
+    val_ds = image_dataset(validation, image_size, batch, training=False)
     steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps)
 
     metadata = {
-        "kind": "image", "architecture": args.architecture, "image_size": args.image_size,
+        **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
         "self_blend_share": args.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
         "command": command_line(parser, argv),
         "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
         **summary,
     }
-    metadata.update(calibrate(model, validation, args.image_size))
+    metadata.update(calibrate(model, validation, image_size))
     if args.test and "test" in splits:
         metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
-    path = save_model(model, out / "model.keras", metadata)
-    print(json.dumps({"model": str(path), **metadata}, indent=2))
+    save_model(model, out / "model.keras", metadata)
+    return metadata
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3, several_domains=True)
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
+    parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
+    parser.add_argument("--init-from", default=None, metavar="MODEL",
+                        help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
+                        "fine-tune the shipped model on your data (its architecture and image size are used)")
+    add_face_training_flags(parser)
+    args = parser.parse_args(argv)
+
+    keras.utils.set_random_seed(args.seed)
+    start = load_model(args.init_from) if args.init_from else None
+    if start is not None:
+        args.architecture = start[1].get("architecture", args.architecture)
+        args.image_size = int(start[1].get("image_size", args.image_size))
+
+    def build() -> keras.Model:
+        model = build_image_model(args.architecture, args.image_size)
+        if start is not None:
+            model.set_weights(start[0].get_weights())
+        return model
+
+    out = Path(args.out or "runs/image")
+    out.mkdir(parents=True, exist_ok=True)
+    metadata = train_face_model(parser, args, argv, build, args.image_size,
+                                {"kind": "image", "architecture": args.architecture}, out)
+    print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
 
 
 if __name__ == "__main__":

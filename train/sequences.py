@@ -1,5 +1,12 @@
 """Cached face sequences (written by ``train.extract_faces``): loading, frame resampling, encoder embeddings and
-the batches the video trainer feeds to Keras, with sequence-level augmentation."""
+the batches the video trainer feeds to Keras, with sequence-level augmentation.
+
+Sequence augmentation keeps a clip consistent, as a real clip is: every view of a Train clip is its faces
+augmented with one draw for the whole clip (``QualityAugmentation.clip``: one colour shift, resolution, blur,
+JPEG quality), then embedded; each epoch a clip is seen through one of its views, as a random order-preserving
+subset of its cached frames (temporal jitter), sometimes with frames dropped and the rest stretched the way
+serving stretches a short face track.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,11 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from model.preprocessing import resize_faces
 from model.video import spread
+from train.augment import QualityAugmentation
 from train.data import Labelled
 
 SEQUENCE_EXTENSIONS = frozenset({".npz"})
@@ -31,6 +41,13 @@ class Clips:
     @property
     def image_size(self) -> int:
         return int(self.faces[0].shape[1])
+
+    def resized(self, size: int) -> Clips:
+        """The same clips with faces of ``size`` pixels (as serving resizes a crop for a model)."""
+        if size == self.image_size:
+            return self
+        faces = [np.asarray(resize_faces(f, size), np.uint8) for f in self.faces]
+        return Clips(faces, self.serving, self.labels, self.paths)
 
     def serving_faces(self, index: int, frames: int) -> np.ndarray:
         """The (frames, S, S, 3) input serving would build for clip ``index``."""
@@ -69,31 +86,50 @@ def random_subset(count: int, frames: int, rng: np.random.Generator) -> np.ndarr
     return np.sort(rng.choice(count, frames, replace=False))
 
 
-def embed(encoder: keras.Model, clips: Clips, flip: bool = False, batch_size: int = 128) -> list[np.ndarray]:
-    """Encoder features (N_i, D) of every frame of every clip (mirrored faces when ``flip``)."""
-    everything = np.concatenate(clips.faces)
-    if flip:
-        everything = everything[:, :, ::-1]
+def jittered_frames(count: int, frames: int, rng: np.random.Generator, drop: float = 0.3,
+                    keep_at_least: float = 0.6) -> np.ndarray:
+    """Training frame positions: a random order-preserving subset of ``count`` cached frames; with probability
+    ``drop``, only 60–100 % of ``frames`` are kept (faces the detector missed) and stretched to ``frames`` by
+    repeating, as ``VideoModel.score`` stretches a short track."""
+    kept = frames
+    if rng.random() < drop:
+        kept = int(rng.integers(math.ceil(keep_at_least * frames), frames + 1))
+    chosen = random_subset(count, kept, rng)
+    return chosen[spread(kept, frames)]
+
+
+def embed(encoder: keras.Model, faces: list[np.ndarray], batch_size: int = 128) -> list[np.ndarray]:
+    """Encoder features (N_i, D) of every face of every clip (``faces[i]`` is clip i's (N_i, S, S, 3) faces)."""
+    everything = np.concatenate(faces)
     features = np.concatenate([np.asarray(encoder(everything[start:start + batch_size].astype(np.float32),
                                                   training=False))
                                for start in range(0, len(everything), batch_size)])
-    bounds = np.cumsum([0] + [len(faces) for faces in clips.faces])
+    bounds = np.cumsum([0] + [len(f) for f in faces])
     return [features[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def augmented_views(encoder: keras.Model, clips: Clips, views: int, seed: int = 0,
+                    augmentation: QualityAugmentation = QualityAugmentation()) -> list[list[np.ndarray]]:
+    """``views`` embeddings of every clip, each clip's faces augmented with one draw per view and clip."""
+    tf.random.set_seed(seed)
+    augment = tf.function(augmentation.clip)
+    return [embed(encoder, [augment(tf.constant(faces)).numpy() for faces in clips.faces])
+            for _ in range(views)]
 
 
 class SequenceBatches(keras.utils.PyDataset):
     """Batches of (frames, ...) sequences with their labels.
 
-    Training: shuffled each epoch, a random order-preserving subset of all cached frames per clip, mirrored half
-    of the time (``mirrored`` holds precomputed mirrored versions, e.g. embeddings; otherwise pixels are
-    flipped). Evaluation: the serving frames, in order.
+    Training: shuffled each epoch; each clip through one of its ``views`` (e.g. its plain and augmented
+    embeddings; without views, its items mirrored half of the time) and ``jittered_frames`` of it. Evaluation:
+    the serving frames, in order.
     """
 
     def __init__(self, items: list[np.ndarray], serving: list[np.ndarray], labels: list[int], frames: int,
-                 batch_size: int, training: bool, mirrored: list[np.ndarray] | None = None, seed: int = 0,
+                 batch_size: int, training: bool, views: list[list[np.ndarray]] | None = None, seed: int = 0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.items, self.serving, self.mirrored = items, serving, mirrored
+        self.items, self.serving, self.views = items, serving, views
         self.labels = np.asarray(labels, np.float32)
         self.frames, self.batch_size, self.training = frames, batch_size, training
         self.rng = np.random.default_rng(seed)
@@ -111,15 +147,13 @@ class SequenceBatches(keras.utils.PyDataset):
         if not self.training:
             chosen = self.items[index][self.serving[index]]
             return chosen[spread(len(chosen), self.frames)]
-        flip = self.rng.random() < 0.5
-        source = self.mirrored[index] if flip and self.mirrored is not None else self.items[index]
-        sequence = source[random_subset(len(source), self.frames, self.rng)]
-        if flip and self.mirrored is None:
-            sequence = sequence[:, :, ::-1]
-        return sequence
+        if self.views:
+            source = self.views[int(self.rng.integers(len(self.views)))][index]
+            return source[jittered_frames(len(source), self.frames, self.rng)]
+        sequence = self.items[index][jittered_frames(len(self.items[index]), self.frames, self.rng)]
+        return sequence[:, :, ::-1] if self.rng.random() < 0.5 else sequence
 
     def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         chosen = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
         x = np.stack([self._one(int(i)) for i in chosen]).astype(np.float32)
         return x, self.labels[chosen]
-

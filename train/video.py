@@ -1,27 +1,32 @@
 """Train the video deepfake detector (EfficientNet-B0 per face frame + BiLSTM) in stages.
 
-    # 1. frame encoder and per-frame head on face crops (plentiful)
-    python -m train.video --stage frames --data ../shared/data/dfdc-faces --out runs/video-frames
-    # 2. cached face sequences of the clips; the frame model fine-tuned on every face of the Train clips
-    python -m train.extract_faces --data ../shared/data/videos --out cache/video-faces --extra-frames 60
-    python -m train.video --stage frames --data cache/video-faces --backbone-weights runs/video-frames/best.keras \\
-        --out runs/video-frames-ff --lr 3e-4
-    # 3. BiLSTM on the cached sequences, encoder frozen (features computed once)
-    python -m train.video --data cache/video-faces --backbone-weights runs/video-frames-ff/model.keras \\
+    # 0. face sequences of the clips, cut as serving cuts them (the cache every later stage reads)
+    python -m train.extract_faces --data ../shared/data/videos --out cache/ffpp-faces --image-size 256
+    # 1. frame encoder and per-frame head on face crops of every domain, trained like the image model
+    #    (balanced domains, quality augmentation, self-blended fakes, calibrated on Validation)
+    python -m train.video --stage frames --data ../extra-data/dfdc-faces-all:3 --data ../extra-data/photos \
+        --data cache/ffpp-faces --self-blend-share 0.33 --out runs/video-frames
+    # 2. optional: the frame model fine-tuned on the clips' own faces
+    python -m train.video --stage frames --data cache/ffpp-faces --self-blend-share 0.33 \
+        --backbone-weights runs/video-frames/model.keras --lr 1e-4 --out runs/video-frames-ff
+    # 3. BiLSTM on the cached sequences, encoder frozen: plain and --views augmented embeddings of every Train
+    #    clip (one quality draw per clip), temporal jitter and dropped frames; calibrated clip verdicts
+    python -m train.video --data cache/ffpp-faces --backbone-weights runs/video-frames/model.keras \
         --out runs/video
     # 4. optional: fine-tune everything together
-    python -m train.video --stage joint --data cache/video-faces --init runs/video/model.keras \\
+    python -m train.video --stage joint --data cache/ffpp-faces --init runs/video/model.keras \
         --out runs/video-joint
 
-Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its thresholds chosen on
-Validation; stage ``frames`` writes a frame model whose encoder and head the next stage takes over.
+Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its clip and frame
+calibrations and its ``real`` / ``uncertain`` / ``fake`` thresholds fitted on Validation; stage ``frames``
+writes a frame model whose encoder and head the next stage takes over. Cached faces are resized to the
+encoder's input size (112 px by default).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -33,13 +38,15 @@ import tensorflow as tf
 
 from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
                                  assemble_video_model, build_frame_model, build_sequence_head)
-from model.store import load_model, save_model
+from model.store import load_model, save_model, write_metadata
+from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
-from train.data import Labelled, batched, decoded_images, holds_files, load_splits
-from train.evaluate import choose_video_thresholds, predict, predict_videos, video_reports, write_report
-from train.metrics import binary_metrics, choose_threshold
-from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, embed, frame_arrays, load_clips
+from train.data import holds_files, load_splits
+from train.evaluate import calibrate_video, predict_videos, video_domain_rows
+from train.image import add_face_training_flags, train_face_model
+from train.metrics import binary_metrics
+from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, augmented_views, embed, load_clips
 
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
@@ -49,7 +56,7 @@ STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m train.video", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    add_common_flags(parser, epochs=None, batch_size=None, lr=None)  # defaults depend on --stage
+    add_common_flags(parser, epochs=None, batch_size=None, lr=None, several_domains=True)  # defaults: --stage
     parser.add_argument("--stage", choices=tuple(STAGE_DEFAULTS), default="sequence",
                         help="frames: encoder on face images; sequence: BiLSTM on cached sequences with the encoder "
                         "frozen; joint: fine-tune a video model end to end. Defaults (epochs/batch/lr): "
@@ -60,24 +67,24 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         "model or .weights.h5 file")
     parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
-    parser.add_argument("--extra-train", default=None, metavar="DIR",
-                        help="frames stage: add the Train faces of another folder (images or a face cache, e.g. "
-                        "dfdc-faces next to a video face cache) to the training data; Validation stays --data's")
-    parser.add_argument("--extra-limit-per-class", type=int, default=None,
-                        help="use at most this many --extra-train files per class")
     parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
     parser.add_argument("--image-size", type=int, default=None,
                         help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages use the cache's)")
     parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames per clip the model sees")
+    parser.add_argument("--views", type=int, default=3,
+                        help="sequence stage: augmented copies of every Train clip, each with one quality draw for "
+                        "all its faces (0: plain and mirrored faces only)")
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--max-eval-per-class", type=int, default=None,
-                        help="frames stage: score at most this many Validation/Test images per class (saves time "
-                        "on small machines; training uses every image)")
+    add_face_training_flags(parser)
     args = parser.parse_args(argv)
     for key, value in STAGE_DEFAULTS[args.stage].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.stage != "frames":
+        if args.data_spec or not args.data or len(args.data) > 1:
+            parser.error(f"--stage {args.stage} takes one --data folder of cached face sequences")
+        args.data = args.data[0]
     return parser, args
 
 
@@ -87,80 +94,17 @@ def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: ar
             "counts": {name: split.counts() for name, split in splits.items()}, **summary}
 
 
-FrameSources = dict[str, tuple[tf.data.Dataset, np.ndarray]]
-
-
-def frame_sources(parser, args, root: str, image_size: int | None, limit_per_class: int | None,
-                  train_only: bool = False) -> tuple[int, dict[str, Labelled], FrameSources]:
-    """Per split (only Train with ``train_only``), unbatched (uint8 face, label) pairs and their labels, from a
-    folder of face images or of face sequences cached by ``train.extract_faces`` (every face of a Train clip; the
-    faces serving would score of the others). Returns the face size too: the cache's, else ``image_size``."""
-    if holds_files(root, SEQUENCE_EXTENSIONS):
-        splits = _load_sequence_splits(parser, root, args, limit_per_class)
-        splits = {"train": splits["train"]} if train_only else splits
-        clips = {name: load_clips(split) for name, split in splits.items()}
-        if image_size and clips["train"].image_size != image_size:
-            parser.error(f"the cached faces in {root} are {clips['train'].image_size} px, not {image_size}")
-        arrays = {name: frame_arrays(c, None if name == "train" else args.frames) for name, c in clips.items()}
-        return clips["train"].image_size, splits, {
-            name: (tf.data.Dataset.from_tensor_slices((faces, labels)), labels) for name, (faces, labels) in
-            arrays.items()}
-    image_size = image_size or VIDEO_IMAGE_SIZE
-    splits = load_splits(root, args.val_split, args.seed, limit_per_class=limit_per_class)
-    splits = {"train": splits["train"]} if train_only else splits
-    if args.max_eval_per_class:
-        for name in ("validation", "test"):
-            if name in splits:
-                splits[name] = _subsample(splits[name], args.max_eval_per_class, args.seed)
-    sources = {}
-    for name, split in splits.items():
-        dataset = decoded_images(split, image_size)
-        sources[name] = (dataset if name == "test" else dataset.cache(), np.asarray(split.labels, np.float32))
-    return image_size, splits, sources
-
-
 def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
-    """Stage 1: the frame model (encoder + per-frame head) on face images, like train.image, or on the faces of
-    cached sequences; ``--extra-train`` adds another folder's Train faces to the training data."""
-    strategy = make_strategy(args.strategy)
-    batch = args.batch_size * strategy.num_replicas_in_sync
-    image_size, splits, sources = frame_sources(parser, args, args.data, args.image_size, args.limit_per_class)
-    if args.extra_train:
-        _, extra_splits, extra = frame_sources(parser, args, args.extra_train, image_size, args.extra_limit_per_class,
-                                               train_only=True)
-        (faces, labels), (more_faces, more_labels) = sources["train"], extra["train"]
-        sources["train"] = (faces.concatenate(more_faces), np.concatenate([labels, more_labels]))
-        splits["extra_train"] = extra_splits["train"]
-    datasets = {name: batched(dataset, len(labels), batch, training=name == "train", seed=args.seed)
-                for name, (dataset, labels) in sources.items()}
-    with strategy.scope():
-        model = build_frame_model(image_size, args.backbone_weights, _fallback(args), args.dropout)
-        compile_binary(model, args.lr)
-    model, summary = fit(model, datasets["train"], datasets["validation"], list(sources["train"][1]), args, out)
-    scores = {name: predict(model, datasets[name], len(sources[name][1])) for name in ("validation", "test")
-              if name in datasets}
-    threshold = choose_threshold(sources["validation"][1], scores["validation"])
-    metadata = {"kind": "frames", "architecture": "efficientnet_b0", "image_size": image_size,
-                "threshold": threshold, "backbone_weights": args.backbone_weights,
-                "extra_train": args.extra_train, "faces": {name: len(labels) for name, (_, labels) in sources.items()},
-                **provenance(parser, argv, args, splits, summary)}
-    if "test" in scores:
-        metadata["test_metrics"] = write_report(list(sources["test"][1]), scores["test"], threshold, out, "test",
-                                                "EfficientNet-B0 frames — test")
-    save_model(model, out / "model.keras", metadata)
-    return metadata
+    """Stage 1: the frame model (encoder + per-frame head) trained like the image model: face crops of every
+    domain (image folders and face caches), balanced, quality-augmented, with self-blended fakes, calibrated."""
+    image_size = args.image_size or VIDEO_IMAGE_SIZE
 
+    def build() -> keras.Model:
+        return _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)[0]
 
-def _subsample(data: Labelled, per_class: int, seed: int) -> Labelled:
-    """At most ``per_class`` files of each class, chosen at random (reproducibly)."""
-    rng = random.Random(seed)
-    kept = Labelled([], [])
-    for label in (0, 1):
-        paths = [p for p, y in zip(data.paths, data.labels) if y == label]
-        for path in sorted(rng.sample(paths, min(per_class, len(paths)))):
-            kept.paths.append(path)
-            kept.labels.append(label)
-    return kept
+    return train_face_model(parser, args, argv, build, image_size,
+                            {"kind": "frames", "architecture": "efficientnet_b0",
+                             "backbone_weights": args.backbone_weights, "stage": "frames"}, out)
 
 
 def _fallback(args: argparse.Namespace) -> str | None:
@@ -201,20 +145,21 @@ def _auc(labels, scores) -> float | None:
 
 
 def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
-    """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences, then one assembled video model."""
+    """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences (plain and ``--views`` augmented
+    embeddings of every Train clip), then one assembled, calibrated video model."""
     splits = _load_sequence_splits(parser, args.data, args, args.limit_per_class)
     clips = {name: load_clips(split) for name, split in splits.items()}
-    image_size = clips["train"].image_size
-    if args.image_size and args.image_size != image_size:
-        parser.error(f"the cached faces are {image_size} px, not --image-size {args.image_size}")
-    frame_model, head_trained = _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)
+    frame_model, head_trained = _frame_model_from(args.backbone_weights, args.image_size or clips["train"].image_size,
+                                                  _fallback(args), args.dropout)
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
+    image_size = int(encoder.input_shape[1])
+    clips = {name: c.resized(image_size) for name, c in clips.items()}
 
     started = time.time()
-    features = {name: embed(encoder, c) for name, c in clips.items()}
-    mirrored = embed(encoder, clips["train"], flip=True)
-    print(f"encoder features: {sum(len(c.faces) for c in clips.values())} clips in {time.time() - started:.0f} s",
-          file=sys.stderr)
+    features = {name: embed(encoder, c.faces) for name, c in clips.items()}
+    views = [features["train"]] + augmented_views(encoder, clips["train"], args.views, args.seed)
+    print(f"encoder features: {sum(len(c) for c in clips.values())} clips and {args.views} augmented views of "
+          f"the Train clips in {time.time() - started:.0f} s", file=sys.stderr)
     if not head_trained:  # no trained per-frame head came with the encoder: fit one on Train frame features
         frame_head = keras.Sequential([keras.Input((features["train"][0].shape[1],)),
                                        frame_model.get_layer("frame_head")])
@@ -228,7 +173,7 @@ def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
         compile_binary(head, args.lr)
     train = clips["train"]
     train_batches = SequenceBatches(features["train"], train.serving, train.labels, args.frames, args.batch_size,
-                                    training=True, mirrored=mirrored, seed=args.seed)
+                                    training=True, views=views, seed=args.seed)
     val = clips["validation"]
     val_batches = SequenceBatches(features["validation"], val.serving, val.labels, args.frames, args.batch_size,
                                   training=False)
@@ -237,7 +182,8 @@ def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
 
     model = assemble_video_model(frame_model, head, args.frames)
     return finish_video_model(parser, argv, args, out, model, splits, clips, summary, image_size,
-                              backbone=args.backbone_weights, frame_head="trained" if head_trained else "refit")
+                              backbone=args.backbone_weights, frame_head="trained" if head_trained else "refit",
+                              augmented_views=args.views)
 
 
 def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
@@ -250,8 +196,7 @@ def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
     with strategy.scope():
         model, init_metadata = load_model(args.init)
         image_size = int(model.input_shape[2])
-        if clips["train"].image_size != image_size:
-            parser.error(f"the cached faces are {clips['train'].image_size} px but the model takes {image_size} px")
+        clips = {name: c.resized(image_size) for name, c in clips.items()}
         for layer in model.get_layer("encoder").layer.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
@@ -275,21 +220,23 @@ def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
 
 def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits, clips, summary, image_size,
                        **extra) -> dict[str, Any]:
-    """Thresholds on Validation, Validation measurements, Test reports, and the saved model with its metadata."""
+    """Calibration and thresholds on Validation, Validation measurements, the Test row, and the saved model with
+    its metadata."""
     frames = args.frames
     val = clips["validation"]
     metadata: dict[str, Any] = {"kind": "video", "architecture": "efficientnet_b0_bilstm", "frames": frames,
                                 "image_size": image_size, "lstm_units": args.lstm_units, **extra,
-                                **choose_video_thresholds(model, val, frames),
+                                **calibrate_video(model, val, frames),
                                 **provenance(parser, argv, args, splits, summary)}
     video, per_frame = predict_videos(model, val, frames)
     metadata["validation"] = {"video_auc": _auc(val.labels, video),
                               "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
                               "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
+    path = save_model(model, out / "model.keras", metadata)
     if "test" in clips:
-        reports = video_reports(model, clips["test"], metadata, out, "test")
-        metadata["test_metrics"], metadata["test_frame_metrics"] = reports["video"], reports["frames"]
-    save_model(model, out / "model.keras", metadata)
+        metadata["test_domains"] = video_domain_rows(VideoModel(path), clips["test"], Path(args.data).name, "test",
+                                                     out)
+        write_metadata(path, metadata)
     return metadata
 
 
