@@ -324,7 +324,7 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
         facts.append(f"* Trained on: `{Path(str(data)).name}`")
     counts = metadata.get("counts")
     if isinstance(counts, dict) and counts and not isinstance(data, list):
-        facts.append("* Images per split: " + "; ".join(
+        facts.append(("* Clips" if metadata.get("kind") == "video" else "* Images") + " per split: " + "; ".join(
             f"{split} " + (", ".join(f"{n} {label}" for label, n in value.items()) if isinstance(value, dict)
                            else str(value)) for split, value in counts.items()))
     lines.append("\n".join(facts))

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from model.presentation import markdown_table
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, read_metadata
 from tests.test_scan import run_scan
 from tests.test_video_detector import face_frames
@@ -24,7 +25,10 @@ def test_card_quotes_the_stored_thresholds_and_test_auc(path):
     assert f"{metadata['threshold']:.4f}" in card  # the thresholds the app applies
     if "real_below" in metadata:
         assert f"{metadata['real_below']:.4f}" in card
-    if "test_domains" in metadata:  # one row per domain
+    if "test_domains" in metadata and metadata.get("kind") == "video":  # the stored table, row for row
+        for line in markdown_table(metadata["test_domains"], "domain").splitlines()[2:]:
+            assert line in card, line
+    elif "test_domains" in metadata:  # one row per domain
         for row in metadata["test_domains"]:
             assert re.search(rf"\| {re.escape(row['domain'])}[^|\n]* \| {row['faces']} \| {row['roc_auc']:.3f} \|", card), row
     else:

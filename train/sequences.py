@@ -112,7 +112,7 @@ def augmented_views(encoder: keras.Model, clips: Clips, views: int, seed: int = 
                     augmentation: QualityAugmentation = QualityAugmentation()) -> list[list[np.ndarray]]:
     """``views`` embeddings of every clip, each clip's faces augmented with one draw per view and clip."""
     tf.random.set_seed(seed)
-    augment = tf.function(augmentation.clip)
+    augment = tf.function(augmentation.clip, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
     return [embed(encoder, [augment(tf.constant(faces)).numpy() for faces in clips.faces])
             for _ in range(views)]
 
