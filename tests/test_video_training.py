@@ -143,12 +143,14 @@ def test_calibrating_a_video_model_gives_it_an_uncertain_band(sequence_run, tiny
     copy = tmp_path / "model.keras"
     copy.write_bytes((sequence_run / "model.keras").read_bytes())
     Path(str(copy).removesuffix(".keras") + ".json").write_text(
-        json.dumps({**read_metadata(sequence_run / "model.keras"), "calibration": None, "real_below": None}))
-    evaluate.main(["--model", str(copy), "--data", str(tiny_sequences), "--calibrate", "--baseline", "none",
-                   "--out", str(tmp_path)])
+        json.dumps({**read_metadata(sequence_run / "model.keras"), "calibration": None, "real_below": None,
+                    "test_metrics": {"roc_auc": 0.5}}))  # as older trainers stored it, at one threshold
+    evaluate.main(["--model", str(copy), "--data", str(tiny_sequences), "--calibrate", "--store", "--baseline",
+                   "none", "--out", str(tmp_path)])
     metadata = read_metadata(copy)
     assert metadata["calibration"] == read_metadata(sequence_run / "model.keras")["calibration"]
     assert metadata["real_below"] <= metadata["threshold"]
+    assert "test_metrics" not in metadata and [row["clips"] for row in metadata["test_domains"]] == [6]
 
 
 def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequences, tmp_path):

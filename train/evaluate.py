@@ -114,7 +114,7 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
     scored = video_model.score(sequences)
     video, per_frame = np.asarray([v for v, _ in scored]), np.concatenate([f for _, f in scored])
     write_report(list(labels), video, video_model.thresholds.fake_from, out, f"{split}_{name}",
-                 f"{video_model.name} — {name} {split} (clips)")
+                 f"{name} — {split} (clips, video model)")
     judged = [(video_model.name, video, per_frame, video_model.thresholds)]
     if baseline is not None:
         frame_scores = [baseline.score(sequence) for sequence in sequences]
@@ -370,6 +370,8 @@ def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, mo
     (out / "domains_metrics.json").write_text(json.dumps({"domains": rows}, indent=2) + "\n")
     if args.store:
         metadata["test_domains"] = rows
+        for stale in ("test_metrics", "test_frame_metrics"):  # one-threshold metrics of older trainers
+            metadata.pop(stale, None)
         write_metadata(args.model, metadata)
     print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
 

@@ -115,7 +115,8 @@ def choose_thresholds(labels: np.ndarray, probabilities: np.ndarray, precision: 
         return Thresholds(middle, middle)
     order = np.sort(np.unique(probabilities))
     fake_from = next((t for t in order if labels[probabilities >= t].mean() >= precision), np.inf)
-    real_below = next((t for t in order[::-1] if (1 - labels[probabilities < t]).mean() >= precision), -np.inf)
+    real_below = next((t for t in order[::-1]
+                       if (probabilities < t).any() and (1 - labels[probabilities < t]).mean() >= precision), -np.inf)
     fake_from, real_below = max(float(fake_from), middle), min(float(real_below), middle)
     fake_from, real_below = min(fake_from, 1.0), max(real_below, 0.0)
     share = np.mean((probabilities >= real_below) & (probabilities < fake_from))
