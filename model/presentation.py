@@ -379,8 +379,8 @@ def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: 
              "real faces from manipulated ones; its probability is calibrated on held-out faces, and scores between "
              "two thresholds are called uncertain. A picture is called by its most suspicious face; a clip either by "
              "the video model (a frame encoder with a recurrent layer over the sampled frames) or by the image "
-             "model frame by frame. The video model's clip and per-frame probabilities are calibrated on held-out clips "
-             "too, with the same three verdicts."]
+             "model frame by frame. The video model's clip and per-frame probabilities are calibrated on held-out "
+             "clips too, with the same three verdicts."]
     parts += [model_section(title, name, metadata) for title, name, metadata in models]
     for card in cards:
         try:

@@ -186,6 +186,13 @@ def test_frames_stage_trains_on_several_domains_with_self_blended_fakes(tiny_seq
     assert [row["domain"] for row in metadata["test_domains"]] == [tiny_sequences.name, tiny_faces.name]
 
 
+def test_frames_stage_says_when_the_encoder_takes_another_face_size(sequence_run, tiny_faces, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(tmp_path), "--image-size", "48",
+                    "--backbone-weights", str(sequence_run / "model.keras"), "--face-cache", str(tmp_path / "c")])
+    assert f"takes {SIZE}-pixel faces, not 48; pass --image-size {SIZE}" in capsys.readouterr().err
+
+
 def test_sequence_stage_takes_one_data_folder(tiny_sequences, tiny_faces, tmp_path, capsys):
     with pytest.raises(SystemExit):
         video.main(["--data", str(tiny_sequences), "--data", str(tiny_faces), "--out", str(tmp_path)])

@@ -359,6 +359,8 @@ def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, mo
                   f"{metadata['threshold']:.4f}", file=sys.stderr)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
+    if args.baseline != "none" and not Path(args.baseline).is_file():
+        parser.error(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
     out = Path(args.out) if args.out else Path(args.model).parent

@@ -71,14 +71,6 @@ def load_clips(data: Labelled) -> Clips:
     return clips
 
 
-def frame_arrays(clips: Clips, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Every face of every clip as one image array with its clip's label, for training a frame model; with
-    ``frames``, only the ``frames`` faces serving would score per clip (for validation and test)."""
-    faces = [clips.serving_faces(i, frames) if frames else clips.faces[i] for i in range(len(clips))]
-    labels = np.concatenate([[label] * len(f) for label, f in zip(clips.labels, faces)]).astype(np.float32)
-    return np.concatenate(faces), labels
-
-
 def random_subset(count: int, frames: int, rng: np.random.Generator) -> np.ndarray:
     """A random order-preserving choice of ``frames`` of ``count`` frames (training-time resampling)."""
     if count < frames:

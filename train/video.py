@@ -69,11 +69,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
     parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
     parser.add_argument("--image-size", type=int, default=None,
-                        help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages use the cache's)")
+                        help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages resize the cached "
+                        "faces to the encoder's size)")
     parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames per clip the model sees")
     parser.add_argument("--views", type=int, default=3,
                         help="sequence stage: augmented copies of every Train clip, each with one quality draw for "
-                        "all its faces (0: plain and mirrored faces only)")
+                        "all its faces (0: the plain embeddings only)")
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
     add_face_training_flags(parser)
@@ -100,7 +101,11 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
     image_size = args.image_size or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
-        return _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)[0]
+        model = _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)[0]
+        if model.input_shape[1] != image_size:
+            raise BackboneWeightsError(f"{args.backbone_weights} takes {model.input_shape[1]}-pixel faces, not "
+                                       f"{image_size}; pass --image-size {model.input_shape[1]}")
+        return model
 
     return train_face_model(parser, args, argv, build, image_size,
                             {"kind": "frames", "architecture": "efficientnet_b0",
