@@ -51,7 +51,7 @@ class QualityAugmentation:
         x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
         x = _maybe(self.jpeg, x, lambda v: _jpeg(v, self.min_quality))
         x = _maybe(self.jpeg * self.jpeg_twice, x, lambda v: _jpeg(v, self.min_quality))
-        return tf.reshape(x, tf.shape(frames))
+        return x
 
 
 def _maybe(probability: float, x: tf.Tensor, op) -> tf.Tensor:

@@ -98,11 +98,6 @@ def read_clips(data: Labelled, frames: int, image_size: int) -> Clips:
     return clips
 
 
-def frame_labels(clips: Clips, frames: int) -> np.ndarray:
-    """Each clip's label repeated for its ``frames`` frames (flattened like ``predict_videos``'s frame scores)."""
-    return np.repeat(np.asarray(clips.labels), frames)
-
-
 def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: str, out: Path,
                       baseline: FaceScorer | None = None) -> list[dict[str, Any]]:
     """The clips of one domain judged as serving judges them (the serving frames, calibrated, at the stored
@@ -131,11 +126,10 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
 CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
 
 
-def calibrate_video(model: keras.Model, clips: Clips, frames: int) -> dict[str, Any]:
+def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray) -> dict[str, Any]:
     """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
-    band, fitted on held-out clips, with Brier and ECE before and after."""
-    video, per_frame = predict_videos(model, clips, frames)
-    labels, frame_y = np.asarray(clips.labels), frame_labels(clips, frames)
+    band, fitted on held-out clips (their raw ``predict_videos`` scores), with Brier and ECE before and after."""
+    labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
     calibrated = clip_calibration(video)
@@ -353,7 +347,7 @@ def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, mo
             if "validation" not in validation:
                 parser.error(f"calibrating needs a Validation/ folder in {args.data[0]}")
             clips = read_clips(validation["validation"], frames, read_size).resized(image_size)
-            metadata.update(calibrate_video(model, clips, frames))
+            metadata.update(calibrate_video(clips.labels, *predict_videos(model, clips, frames)))
             write_metadata(args.model, metadata)
             print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
                   f"{metadata['threshold']:.4f}", file=sys.stderr)

@@ -229,11 +229,11 @@ def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits
     its metadata."""
     frames = args.frames
     val = clips["validation"]
+    video, per_frame = predict_videos(model, val, frames)
     metadata: dict[str, Any] = {"kind": "video", "architecture": "efficientnet_b0_bilstm", "frames": frames,
                                 "image_size": image_size, "lstm_units": args.lstm_units, **extra,
-                                **calibrate_video(model, val, frames),
+                                **calibrate_video(val.labels, video, per_frame),
                                 **provenance(parser, argv, args, splits, summary)}
-    video, per_frame = predict_videos(model, val, frames)
     metadata["validation"] = {"video_auc": _auc(val.labels, video),
                               "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
                               "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
