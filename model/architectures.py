@@ -196,6 +196,18 @@ def build_frame_model(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str 
     return keras.Model(inputs, outputs, name="b0_frames")
 
 
+def frame_model_at(model: keras.Model, image_size: int, dropout: float = 0.3) -> keras.Model:
+    """The same frame model, encoder and head weights included, for faces of ``image_size`` pixels.
+
+    EfficientNet-B0 is fully convolutional and average-pooled, so none of its weights depend on the face size.
+    """
+    if model.input_shape[1] == image_size:
+        return model
+    resized = build_frame_model(image_size, None, dropout=dropout)
+    resized.set_weights(model.get_weights())
+    return resized
+
+
 def _sequence_layers(lstm_units: int, dropout: float) -> list[keras.layers.Layer]:
     """The sequence head: named so its weights move between the embedding-only model and the full one."""
     return [layers.Dropout(dropout, name="sequence_dropout"),

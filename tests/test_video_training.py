@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from model.architectures import frame_model_at
 from model.faces import FaceDetector
 from model.preprocessing import crop_face, resize_faces
 from model.store import load_model, read_metadata
@@ -186,11 +187,18 @@ def test_frames_stage_trains_on_several_domains_with_self_blended_fakes(tiny_seq
     assert [row["domain"] for row in metadata["test_domains"]] == [tiny_sequences.name, tiny_faces.name]
 
 
-def test_frames_stage_says_when_the_encoder_takes_another_face_size(sequence_run, tiny_faces, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(tmp_path), "--image-size", "48",
-                    "--backbone-weights", str(sequence_run / "model.keras"), "--face-cache", str(tmp_path / "c")])
-    assert f"takes {SIZE}-pixel faces, not 48; pass --image-size {SIZE}" in capsys.readouterr().err
+def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, tiny_faces, tmp_path, capsys):
+    source, _ = video._frame_model_from(str(sequence_run / "model.keras"), SIZE, None, 0.3)
+    resized = frame_model_at(source, 48)
+    assert resized.input_shape == (None, 48, 48, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(), resized.get_weights()))
+    assert len(resized.get_weights()) == len(source.get_weights())
+    # the frames stage trains at the size asked for, from the saved encoder
+    video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(tmp_path), "--image-size", "48",
+                "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "1", "--no-test",
+                "--backbone-weights", str(sequence_run / "model.keras"), "--face-cache", str(tmp_path / "c")])
+    assert f"trained on {SIZE}-pixel faces; its weights carry over to 48-pixel faces" in capsys.readouterr().err
+    assert read_metadata(tmp_path / "model.keras")["image_size"] == 48
 
 
 def test_sequence_stage_takes_one_data_folder(tiny_sequences, tiny_faces, tmp_path, capsys):

@@ -37,8 +37,9 @@ import numpy as np
 import tensorflow as tf
 
 from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
-                                 assemble_video_model, build_frame_model, build_sequence_head)
-from model.store import load_model, save_model, write_metadata
+                                 assemble_video_model, build_frame_model, build_sequence_head,
+                                 frame_model_at)
+from model.store import load_model, read_metadata, save_model, write_metadata
 from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
@@ -69,8 +70,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
     parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
     parser.add_argument("--image-size", type=int, default=None,
-                        help=f"face size (frames stage; default {VIDEO_IMAGE_SIZE}; later stages resize the cached "
-                        "faces to the encoder's size)")
+                        help="face size (frames stage; default: that of the --backbone-weights model, else "
+                        f"{VIDEO_IMAGE_SIZE}; a saved encoder's weights carry over to another size). Later stages "
+                        "resize the cached faces to the encoder's size")
     parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames per clip the model sees")
     parser.add_argument("--views", type=int, default=3,
                         help="sequence stage: augmented copies of every Train clip, each with one quality draw for "
@@ -98,18 +100,25 @@ def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: ar
 def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
     """Stage 1: the frame model (encoder + per-frame head) trained like the image model: face crops of every
     domain (image folders and face caches), balanced, quality-augmented, with self-blended fakes, calibrated."""
-    image_size = args.image_size or VIDEO_IMAGE_SIZE
+    image_size = args.image_size or _saved_image_size(args.backbone_weights) or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
         model = _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)[0]
         if model.input_shape[1] != image_size:
-            raise BackboneWeightsError(f"{args.backbone_weights} takes {model.input_shape[1]}-pixel faces, not "
-                                       f"{image_size}; pass --image-size {model.input_shape[1]}")
-        return model
+            print(f"the encoder of {args.backbone_weights} was trained on {model.input_shape[1]}-pixel faces; its "
+                  f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
+        return frame_model_at(model, image_size, args.dropout)
 
     return train_face_model(parser, args, argv, build, image_size,
                             {"kind": "frames", "architecture": "efficientnet_b0",
                              "backbone_weights": args.backbone_weights, "stage": "frames"}, out)
+
+
+def _saved_image_size(choice: str) -> int | None:
+    """The face size a saved frame or video model was trained on (None for imagenet, none or a weights file)."""
+    if choice.endswith(".keras") and Path(choice).is_file():
+        return read_metadata(choice).get("image_size")
+    return None
 
 
 def _fallback(args: argparse.Namespace) -> str | None:
