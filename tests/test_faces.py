@@ -24,6 +24,18 @@ def test_large_photo_is_downscaled_and_boxes_come_back_in_original_pixels(astron
     assert np.allclose(np.array(big_box) / 4, small_box, atol=6)
 
 
+def test_graph_networks_find_what_the_library_finds_layer_by_layer(astronaut):
+    from mtcnn import MTCNN
+
+    frames = [astronaut, cv2.resize(astronaut, (384, 256)), cv2.flip(astronaut, 1)]
+    library, detector = MTCNN(stages="face_and_landmarks_detection"), FaceDetector()
+    for frame in frames:  # new sizes through the same graphs: traced anew, then with generalised shapes
+        ours, theirs = detector._mtcnn.detect_faces(frame), library.detect_faces(frame)
+        assert len(ours) == len(theirs) == 1
+        assert np.allclose(ours[0]["box"], theirs[0]["box"], atol=1)
+        assert abs(ours[0]["confidence"] - theirs[0]["confidence"]) < 1e-4
+
+
 def test_no_face_and_tiny_images():
     detector = FaceDetector()
     assert detector.detect(np.full((240, 320, 3), 127, np.uint8)) == []
