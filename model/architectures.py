@@ -151,11 +151,12 @@ def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | No
     identity) and expects 0–255 pixels, like every model here: never feed it 0–1 values.
 
     ``backbone_weights``: ``"imagenet"`` (downloaded by Keras on first use), ``None``/``"none"`` (random
-    initialisation), a ``.keras`` frame/video model written by ``train.video`` (its encoder is reused) or a
-    Keras weights file of EfficientNet-B0 without top (``.weights.h5``). To use ImageNet weights offline, put
-    Keras's ``efficientnetb0_notop.h5`` into ``~/.keras/models/`` and ask for ``"imagenet"``. When ImageNet
-    weights cannot be downloaded, a plain message goes to stderr and ``fallback`` (``"none"`` or a path) is used
-    instead; ``fallback=None`` raises ``BackboneWeightsError``.
+    initialisation), a ``.keras`` frame/video model written by ``train.video`` (its encoder is reused, carried
+    over to ``image_size`` when it was trained on another face size) or a Keras weights file of EfficientNet-B0
+    without top (``.weights.h5``). To use ImageNet weights offline, put Keras's ``efficientnetb0_notop.h5`` into
+    ``~/.keras/models/`` and ask for ``"imagenet"``. When ImageNet weights cannot be downloaded, a plain message
+    goes to stderr and ``fallback`` (``"none"`` or a path) is used instead; ``fallback=None`` raises
+    ``BackboneWeightsError``.
     """
     choice = None if backbone_weights in (None, "", "none", "None") else str(backbone_weights)
     if choice == "imagenet":
@@ -174,10 +175,11 @@ def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | No
         raise BackboneWeightsError(f"backbone weights file not found: {path}")
     if path.suffix == ".keras":
         encoder = _encoder_in(keras.saving.load_model(path, compile=False, safe_mode=True))
-        if encoder.input_shape[1:3] != (image_size, image_size):
-            raise BackboneWeightsError(f"the encoder in {path} takes {encoder.input_shape[1]}-pixel faces, "
-                                       f"not {image_size}; pass --image-size {encoder.input_shape[1]}")
-        return encoder
+        if encoder.input_shape[1:3] == (image_size, image_size):
+            return encoder
+        carried = _efficientnet(image_size, None)  # fully convolutional, average-pooled: weights fit any face size
+        carried.set_weights(encoder.get_weights())
+        return carried
     encoder = _efficientnet(image_size, None)
     try:
         encoder.load_weights(path)

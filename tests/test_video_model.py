@@ -50,8 +50,10 @@ def test_backbone_weights_from_a_weights_file_and_from_a_saved_frame_model(encod
 
     with pytest.raises(BackboneWeightsError, match="not found"):
         frame_encoder(SIZE, str(tmp_path / "missing.weights.h5"))
-    with pytest.raises(BackboneWeightsError, match="pass --image-size 32"):
-        frame_encoder(64, str(tmp_path / "frames.keras"))
+    carried = frame_encoder(64, str(tmp_path / "frames.keras"))  # another face size: the same weights
+    assert carried.input_shape[1:3] == (64, 64)
+    for a, b in zip(frame_model.layers[1].get_weights(), carried.get_weights()):
+        np.testing.assert_array_equal(a, b)
     assert len(frame_encoder(SIZE, "none").get_weights()) == len(encoder.get_weights())
 
 
