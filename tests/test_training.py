@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -76,6 +77,15 @@ def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_pa
     assert (tmp_path / f"test_{stored['domain']}_roc.png").exists()
 
 
+def test_reports_go_beside_a_trained_model_but_never_into_the_shipped_weights_folder(trained):
+    from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
+
+    assert evaluate.report_folder(trained / "model.keras", None) == trained.resolve()
+    assert evaluate.report_folder(DEFAULT_IMAGE_MODEL, None) == Path("runs/evaluate/image_model")
+    assert evaluate.report_folder(DEFAULT_VIDEO_MODEL, None) == Path("runs/evaluate/video_model")
+    assert evaluate.report_folder(DEFAULT_VIDEO_MODEL, "elsewhere") == Path("elsewhere")
+
+
 def test_calibrating_again_stores_the_same_calibration(trained, tiny_faces, tmp_path):
     copy = tmp_path / "model.keras"
     copy.write_bytes((trained / "model.keras").read_bytes())
@@ -117,6 +127,15 @@ def test_several_domains_with_weights_and_self_blended_fakes(tiny_faces, tmp_pat
                                                                     (f"{tiny_faces.name}#2", 0.5)]
     assert metadata["self_blend_share"] == 0.3 and metadata["steps_per_epoch"] == 3
     assert [row["domain"] for row in metadata["test_domains"]] == [tiny_faces.name, f"{tiny_faces.name}#2"]
+    # the epoch is chosen on the mean of the domains' own Validation AUCs, logged beside each domain's
+    assert metadata["selected_on"] == "val_auc_mean"
+    with (tmp_path / "run" / "history.csv").open() as handle:
+        [epoch] = list(csv.DictReader(handle))
+    aucs = [float(epoch[f"val_auc_{name}"]) for name in (tiny_faces.name, f"{tiny_faces.name}#2")]
+    assert all(0.0 <= auc <= 1.0 for auc in aucs)
+    assert float(epoch["val_auc_mean"]) == pytest.approx(np.mean(aucs), abs=1e-6)
+    assert float(epoch["val_auc_worst"]) == pytest.approx(min(aucs), abs=1e-6)
+    assert metadata["best_val_auc"] == pytest.approx(float(epoch["val_auc_mean"]), abs=1e-6)
 
 
 def test_two_local_workers_train_one_epoch_together(tiny_faces, tmp_path):

@@ -59,23 +59,25 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def logged_val_aucs(history_csv: Path) -> list[float]:
-    """Validation AUC of every epoch logged so far, an interrupted and resumed run's earlier epochs included."""
+def logged_val_aucs(history_csv: Path, monitor: str = "val_auc") -> list[float]:
+    """The monitored Validation AUC of every epoch logged so far, an interrupted and resumed run's earlier epochs
+    included."""
     if not history_csv.exists():
         return []
     with history_csv.open() as handle:
-        return [float(row["val_auc"]) for row in csv.DictReader(handle) if row.get("val_auc")]
+        return [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
 
 
-def make_callbacks(out: Path, logdir: Path, patience: int) -> list[keras.callbacks.Callback]:
-    """Best-AUC checkpoint, resumable backup, early stopping, LR schedule, TensorBoard and a CSV log."""
-    best_so_far = max(logged_val_aucs(out / "history.csv"), default=None)
+def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_auc") -> list[keras.callbacks.Callback]:
+    """Best-AUC checkpoint, resumable backup, early stopping, LR schedule, TensorBoard and a CSV log; all of them
+    follow ``monitor``, a Validation AUC in the epoch's logs."""
+    best_so_far = max(logged_val_aucs(out / "history.csv", monitor), default=None)
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_auc", mode="max", save_best_only=True,
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.5,
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
                                           patience=max(1, patience // 2), min_lr=1e-6),
         keras.callbacks.TensorBoard(str(logdir)),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
@@ -111,22 +113,26 @@ def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str
 
 
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int] | None,
-        args: argparse.Namespace, out: Path, steps_per_epoch: int | None = None) -> tuple[keras.Model, dict[str, Any]]:
+        args: argparse.Namespace, out: Path, steps_per_epoch: int | None = None, monitor: str = "val_auc",
+        validators: tuple[keras.callbacks.Callback, ...] = ()) -> tuple[keras.Model, dict[str, Any]]:
     """Train with the standard callbacks, weighting classes by ``labels`` (None: batches are balanced already;
-    endless datasets need ``steps_per_epoch``); returns the best model and a run summary."""
+    endless datasets need ``steps_per_epoch``); returns the best model by ``monitor`` and a run summary.
+    ``validators`` run first at each epoch's end and add their figures to its logs, for ``monitor`` to name."""
     logdir = Path(args.logdir) if args.logdir else out / "tensorboard"
     started = time.time()
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         prepare_multi_worker(model, train_ds)
     model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
               class_weight=class_weights(labels) if labels is not None else None,
-              callbacks=make_callbacks(out, logdir, args.patience), verbose=2 if os.environ.get("CI") else "auto")
-    aucs = logged_val_aucs(out / "history.csv")
+              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor)],
+              verbose=2 if os.environ.get("CI") else "auto")
+    aucs = logged_val_aucs(out / "history.csv", monitor)
     best_path = out / "best.keras"
     best = keras.saving.load_model(best_path, compile=False, safe_mode=True) if best_path.exists() else model
     return best, {
         "epochs_run": len(aucs),
         "best_val_auc": max(aucs, default=None),
+        "selected_on": monitor,
         "wall_time_s": round(time.time() - started, 1),
         "hardware": f"{platform.machine()} {os.cpu_count()} cores, "
                     f"{len(tf.config.list_physical_devices('GPU'))} GPU(s), TensorFlow {tf.__version__}",

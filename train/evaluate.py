@@ -38,7 +38,7 @@ from model.calibration import Calibration, Thresholds
 from model.image_detector import FaceScorer
 from model.preprocessing import IMAGE_SIZE
 from model.presentation import markdown_table
-from model.store import DEFAULT_IMAGE_MODEL, load_model, write_metadata
+from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, load_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.data import Labelled, batched, decoded_images, has_splits, image_dataset, list_labelled, load_splits
@@ -241,6 +241,15 @@ def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float 
     return {"min_face_px": int(min(sides)), "min_jpeg_quality": int(min(qualities))}
 
 
+def report_folder(model: str | Path, out: str | None) -> Path:
+    """Where figures and metrics JSON go: ``out``, else beside the model; for the shipped models, whose folder is
+    part of the repository and of the Space, ``runs/evaluate/<model name>`` instead."""
+    if out:
+        return Path(out)
+    path = Path(model).resolve()
+    return Path("runs") / "evaluate" / path.stem if path.parent == WEIGHTS_DIR else path.parent
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -250,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder with Test/ (and Validation/) or one Real/+Fake/ folder (images; for video "
                         "models videos or cached face sequences); repeat for one row per domain")
     parser.add_argument("--split", default="test", choices=("test", "validation", "train"))
-    parser.add_argument("--out", default=None, help="where to write the report (default: beside the model)")
+    parser.add_argument("--out", default=None, help="where to write figures and metrics (default: beside the "
+                        "model; runs/evaluate/NAME for the shipped models)")
     parser.add_argument("--calibrate", "--choose-threshold", dest="calibrate", action="store_true",
                         help="fit the calibration and choose the thresholds on Validation now, and store them with "
                         "the model")
@@ -273,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         model, metadata = load_model(args.model)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
-    out = Path(args.out) if args.out else Path(args.model).parent
+    out = report_folder(args.model, args.out)
     if metadata.get("kind") == "video" or len(model.input_shape) == 5:
         evaluate_video(parser, args, model, metadata)
         return
@@ -357,7 +367,7 @@ def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, mo
         parser.error(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
-    out = Path(args.out) if args.out else Path(args.model).parent
+    out = report_folder(args.model, args.out)
     rows = [row for name, split, data in domains
             for row in video_domain_rows(video_model, read_clips(data, frames, read_size), name, split, out,
                                          baseline)]
