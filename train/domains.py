@@ -220,16 +220,24 @@ def load_domains(domains: list[Domain], cropper: FaceCropper, val_split: float =
     return found
 
 
-def pooled(parts: list[DomainSplit], limit_per_class: int | None = None, seed: int = 0) -> Labelled:
-    """All domains' files in one list; ``limit_per_class`` caps each domain's classes (a balanced, quick
-    validation set where one domain is much larger than another)."""
+def drawn(parts: list[DomainSplit], limit_per_class: int | None = None, seed: int = 0) -> dict[str, Labelled]:
+    """Each domain's files, its classes capped at ``limit_per_class`` (a balanced, quick validation set where one
+    domain is much larger than another), drawn in domain order from one random stream."""
     rng = np.random.default_rng(seed)
-    paths, labels = [], []
+    found = {}
     for part in parts:
+        paths, labels = [], []
         for label in (0, 1):
             files = [p for p, y in zip(part.data.paths, part.data.labels) if y == label]
             if limit_per_class is not None and len(files) > limit_per_class:
                 files = sorted(rng.choice(files, limit_per_class, replace=False).tolist())
             paths += files
             labels += [label] * len(files)
-    return Labelled(paths, labels)
+        found[part.domain.label] = Labelled(paths, labels)
+    return found
+
+
+def pooled(parts: list[DomainSplit], limit_per_class: int | None = None, seed: int = 0) -> Labelled:
+    """All domains' files of ``drawn`` in one list."""
+    domains = drawn(parts, limit_per_class, seed).values()
+    return Labelled([p for d in domains for p in d.paths], [y for d in domains for y in d.labels])

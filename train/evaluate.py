@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     out = report_folder(args.model, args.out)
     if metadata.get("kind") == "video" or len(model.input_shape) == 5:
-        evaluate_video(parser, args, model, metadata)
+        evaluate_video(parser, args, model, metadata, out)
         return
     image_size = int(metadata.get("image_size", model.input_shape[1]))
     try:
@@ -344,7 +344,7 @@ def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled
 
 
 def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, model: keras.Model,
-                   metadata: dict[str, Any]) -> None:
+                   metadata: dict[str, Any], out: Path) -> None:
     """The video branch of ``main``: calibrate on the first folder's Validation clips if asked, then one row per
     folder for the video model and the image-model baseline."""
     frames = int(metadata.get("frames", model.input_shape[1]))
@@ -367,7 +367,6 @@ def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, mo
         parser.error(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
-    out = report_folder(args.model, args.out)
     rows = [row for name, split, data in domains
             for row in video_domain_rows(video_model, read_clips(data, frames, read_size), name, split, out,
                                          baseline)]

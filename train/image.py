@@ -27,7 +27,7 @@ from model.preprocessing import IMAGE_SIZE
 from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
-from train.domains import DomainSplit, FaceCropper, domains_from_args, load_domains, pooled
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
 from train.evaluate import calibrate, domain_table, predict_images
 
 VALIDATION_PER_CLASS = 600
@@ -55,16 +55,6 @@ class DomainValidation(keras.callbacks.Callback):
         if logs is not None:
             logs.update({f"val_auc_{name}": auc for name, auc in aucs.items()})
             logs.update(val_auc_mean=float(np.mean(list(aucs.values()))), val_auc_worst=min(aucs.values()))
-
-
-def per_domain(validation: Labelled, parts: list[DomainSplit]) -> dict[str, Labelled]:
-    """The Validation faces of each domain, as drawn into the pooled set."""
-    found = {}
-    for part in parts:
-        members = set(part.data.paths)
-        kept = [(path, label) for path, label in zip(validation.paths, validation.labels) if path in members]
-        found[part.domain.label] = Labelled([path for path, _ in kept], [label for _, label in kept])
-    return found
 
 
 def worker_shard(strategy: tf.distribute.Strategy) -> Shard:
@@ -147,7 +137,8 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     val_ds = image_dataset(validation, image_size, batch, training=False)
     steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     several = len(splits["validation"]) > 1
-    validators = (DomainValidation(per_domain(validation, splits["validation"]), image_size, batch),) if several else ()
+    validators = ((DomainValidation(drawn(splits["validation"], args.val_per_class, args.seed), image_size, batch),)
+                  if several else ())
     model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps,
                          monitor=SELECTION[args.select_on] if several else "val_auc", validators=validators)
 
