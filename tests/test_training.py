@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -10,13 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from model.image_detector import FaceScorer
 from model.store import load_model, read_metadata
 from tests.conftest import write_rgb
 from train import evaluate, image
+from train.common import compile_binary, fit
 from train.data import load_splits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,3 +184,36 @@ def test_fine_tuning_starts_from_a_saved_model(trained, tiny_faces, tmp_path):
         return next(layer for layer in model.layers if layer.name.startswith("conv2d")).get_weights()[0]
 
     assert np.allclose(first_kernel(tuned), first_kernel(start), atol=1e-5)
+    # the starting weights were scored on Validation before the first epoch and competed with it
+    assert metadata["start_val_auc"] == json.loads((tmp_path / "start.json").read_text())["val_auc"]
+    assert metadata["selected_epoch"] in (0, 1)
+
+
+def _separable(count: int = 64) -> tf.data.Dataset:
+    """One feature that is the label's sign: a positive weight ranks every example right (AUC 1), a negative one
+    every example wrong (AUC 0)."""
+    x = np.linspace(-1.0, 1.0, count, dtype=np.float32)[:, None]
+    return tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype(np.float32))).batch(16)
+
+
+def _one_weight_model(weight: float) -> keras.Model:
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.set_weights([np.array([[weight]], np.float32), np.zeros(1, np.float32)])
+    compile_binary(model, 2.0)  # Adam moves the weight by about 2 a step: 8 steps turn -5 positive
+    return model
+
+
+@pytest.mark.parametrize("weight, kept", [(5.0, True), (-5.0, False)])
+def test_a_fine_tune_keeps_its_starting_weights_unless_an_epoch_beats_them(weight, kept, tmp_path):
+    args = argparse.Namespace(epochs=2, patience=2, logdir=None)
+    model = _one_weight_model(weight)
+    best, summary = fit(model, _separable(), _separable(), None, args, tmp_path, start_is_candidate=True)
+    assert summary["start_val_auc"] == pytest.approx(1.0 if kept else 0.0)
+    assert json.loads((tmp_path / "start.json").read_text())["val_auc"] == summary["start_val_auc"]
+    if kept:  # no epoch can beat a perfect start: the returned model is the start, whatever training did
+        assert summary["selected_epoch"] == 0 and summary["best_val_auc"] == pytest.approx(1.0)
+        assert best.get_weights()[0][0, 0] == pytest.approx(weight)
+    else:  # an epoch that beats the start replaces it
+        assert summary["selected_epoch"] >= 1 and summary["best_val_auc"] > 0.5
+        assert best.get_weights()[0][0, 0] > 0
+    assert summary["epochs_run"] == 2

@@ -167,6 +167,7 @@ def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequence
                 "--init", str(sequence_dir / "model.keras")])
     model, metadata = load_model(joint_dir / "model.keras")
     assert metadata["kind"] == "video" and metadata["init"].endswith("model.keras")
+    assert (joint_dir / "start.json").exists() and metadata["selected_epoch"] in (0, 1)  # the start competed
     out = model(np.zeros((1, 4, SIZE, SIZE, 3), np.float32), training=False)
     assert out["video"].shape == (1, 1) and out["frames"].shape == (1, 4, 1)
 

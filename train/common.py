@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import shlex
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from train.data import class_weights
@@ -68,10 +70,13 @@ def logged_val_aucs(history_csv: Path, monitor: str = "val_auc") -> list[float]:
         return [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
 
 
-def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_auc") -> list[keras.callbacks.Callback]:
+def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_auc", floor: float | None = None
+                   ) -> list[keras.callbacks.Callback]:
     """Best-AUC checkpoint, resumable backup, early stopping, LR schedule, TensorBoard and a CSV log; all of them
-    follow ``monitor``, a Validation AUC in the epoch's logs."""
-    best_so_far = max(logged_val_aucs(out / "history.csv", monitor), default=None)
+    follow ``monitor``, a Validation AUC in the epoch's logs. The checkpoint is replaced only by an epoch that
+    beats every epoch logged so far and ``floor`` (the starting weights' AUC of a fine-tune)."""
+    best_so_far = max([*logged_val_aucs(out / "history.csv", monitor), *([] if floor is None else [floor])],
+                      default=None)
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=True,
@@ -112,26 +117,54 @@ def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str
     return f"{parser.prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
 
 
+def score_start(model: keras.Model, val_ds: tf.data.Dataset, validators: tuple[keras.callbacks.Callback, ...],
+                out: Path, monitor: str) -> float | None:
+    """The Validation ``monitor`` of the weights a fine-tune starts from, so that they stay the model unless an epoch
+    beats them: scored once, before the first epoch, saved as the first ``best.keras`` and recorded in
+    ``start.json``. A resumed run reads the record; one resumed from before this record existed has none (None)."""
+    record = out / "start.json"
+    if record.exists():
+        return float(json.loads(record.read_text())[monitor])
+    if logged_val_aucs(out / "history.csv", monitor):
+        return None
+    scores = model.evaluate(val_ds, return_dict=True, verbose=0)
+    logs = {f"val_{name}": float(np.mean(value)) for name, value in scores.items()}
+    for validator in validators:
+        validator.set_model(model)
+        validator.on_epoch_end(-1, logs)
+    model.save(out / "best.keras")
+    record.write_text(json.dumps(logs, indent=2))
+    print(f"starting weights: Validation {monitor} {logs[monitor]:.4f}; an epoch must beat it to replace them")
+    return logs[monitor]
+
+
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int] | None,
         args: argparse.Namespace, out: Path, steps_per_epoch: int | None = None, monitor: str = "val_auc",
-        validators: tuple[keras.callbacks.Callback, ...] = ()) -> tuple[keras.Model, dict[str, Any]]:
+        validators: tuple[keras.callbacks.Callback, ...] = (), start_is_candidate: bool = False
+        ) -> tuple[keras.Model, dict[str, Any]]:
     """Train with the standard callbacks, weighting classes by ``labels`` (None: batches are balanced already;
     endless datasets need ``steps_per_epoch``); returns the best model by ``monitor`` and a run summary.
-    ``validators`` run first at each epoch's end and add their figures to its logs, for ``monitor`` to name."""
+    ``validators`` run first at each epoch's end and add their figures to its logs, for ``monitor`` to name.
+    ``start_is_candidate`` (fine-tunes of trained weights): the starting weights compete with the epochs, and are
+    returned when no epoch beats them on ``monitor`` (``selected_epoch`` 0 in the summary)."""
     logdir = Path(args.logdir) if args.logdir else out / "tensorboard"
     started = time.time()
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         prepare_multi_worker(model, train_ds)
+    start = score_start(model, val_ds, validators, out, monitor) if start_is_candidate else None
     model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
               class_weight=class_weights(labels) if labels is not None else None,
-              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor)],
+              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor, start)],
               verbose=2 if os.environ.get("CI") else "auto")
     aucs = logged_val_aucs(out / "history.csv", monitor)
     best_path = out / "best.keras"
     best = keras.saving.load_model(best_path, compile=False, safe_mode=True) if best_path.exists() else model
+    improved = bool(aucs) and (start is None or max(aucs) > start)
     return best, {
         "epochs_run": len(aucs),
-        "best_val_auc": max(aucs, default=None),
+        "best_val_auc": max(aucs) if improved else start,
+        "start_val_auc": start,
+        "selected_epoch": int(np.argmax(aucs)) + 1 if improved else 0,
         "selected_on": monitor,
         "wall_time_s": round(time.time() - started, 1),
         "hardware": f"{platform.machine()} {os.cpu_count()} cores, "

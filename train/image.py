@@ -104,11 +104,12 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None,
-                     build: Callable[[], keras.Model], image_size: int, metadata: dict[str, Any], out: Path
-                     ) -> dict[str, Any]:
+                     build: Callable[[], keras.Model], image_size: int, metadata: dict[str, Any], out: Path,
+                     start_is_candidate: bool = False) -> dict[str, Any]:
     """Train the model ``build`` makes on the domains of ``--data``/``--data-spec``: balanced, augmented batches
     with self-blended fakes, the best Validation checkpoint, then calibration and thresholds on Validation and
-    the per-domain Test table; saves ``out/model.keras`` with ``metadata`` and what training adds."""
+    the per-domain Test table; saves ``out/model.keras`` with ``metadata`` and what training adds.
+    ``start_is_candidate``: ``build`` gives trained weights, kept unless an epoch beats them on Validation."""
     if not 0.0 <= args.self_blend_share < 1.0:
         parser.error("--self-blend-share must be in [0, 1)")
     try:
@@ -140,7 +141,8 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     validators = ((DomainValidation(drawn(splits["validation"], args.val_per_class, args.seed), image_size, batch),)
                   if several else ())
     model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps,
-                         monitor=SELECTION[args.select_on] if several else "val_auc", validators=validators)
+                         monitor=SELECTION[args.select_on] if several else "val_auc", validators=validators,
+                         start_is_candidate=start_is_candidate)
 
     metadata = {
         **metadata, "image_size": image_size,
@@ -166,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
     parser.add_argument("--init-from", default=None, metavar="MODEL",
                         help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
-                        "fine-tune the shipped model on your data (its architecture and image size are used)")
+                        "fine-tune the shipped model on your data (its architecture and image size are used); they "
+                        "are scored on Validation first and kept unless an epoch beats them")
     add_face_training_flags(parser)
     args = parser.parse_args(argv)
 
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out or "runs/image")
     out.mkdir(parents=True, exist_ok=True)
     metadata = train_face_model(parser, args, argv, build, args.image_size,
-                                {"kind": "image", "architecture": args.architecture}, out)
+                                {"kind": "image", "architecture": args.architecture}, out,
+                                start_is_candidate=start is not None)
     print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
 
 

@@ -65,10 +65,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                                     for k, v in STAGE_DEFAULTS.items()))
     parser.add_argument("--backbone-weights", default="imagenet", metavar=BACKBONE_CHOICES,
                         help="encoder start: imagenet (downloads once), none (random) or a .keras frame/video "
-                        "model or .weights.h5 file")
+                        "model or .weights.h5 file (frames stage: a .keras model is kept unless an epoch beats it on "
+                        "Validation)")
     parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
-    parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune")
+    parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune (kept unless an epoch beats it on "
+                        "Validation)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="face size (frames stage; default: that of the --backbone-weights model, else "
                         f"{VIDEO_IMAGE_SIZE}; a saved encoder's weights carry over to another size). Later stages "
@@ -111,14 +113,18 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
 
     return train_face_model(parser, args, argv, build, image_size,
                             {"kind": "frames", "architecture": "efficientnet_b0",
-                             "backbone_weights": args.backbone_weights, "stage": "frames"}, out)
+                             "backbone_weights": args.backbone_weights, "stage": "frames"}, out,
+                            start_is_candidate=_saved(args.backbone_weights).get("kind") in ("frames", "video"))
+
+
+def _saved(choice: str) -> dict[str, Any]:
+    """The metadata of a saved frame or video model (empty for imagenet, none or a weights file)."""
+    return read_metadata(choice) if choice.endswith(".keras") and Path(choice).is_file() else {}
 
 
 def _saved_image_size(choice: str) -> int | None:
     """The face size a saved frame or video model was trained on (None for imagenet, none or a weights file)."""
-    if choice.endswith(".keras") and Path(choice).is_file():
-        return read_metadata(choice).get("image_size")
-    return None
+    return _saved(choice).get("image_size")
 
 
 def _fallback(args: argparse.Namespace) -> str | None:
@@ -223,7 +229,7 @@ def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
     train_batches = SequenceBatches(train.faces, train.serving, train.labels, frames, batch, training=True,
                                     seed=args.seed)
     val_batches = SequenceBatches(val.faces, val.serving, val.labels, frames, batch, training=False)
-    best, summary = fit(video_only, train_batches, val_batches, train.labels, args, out)
+    best, summary = fit(video_only, train_batches, val_batches, train.labels, args, out, start_is_candidate=True)
     for layer in best.layers:
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
