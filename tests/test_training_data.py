@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from model.preprocessing import crop_face, resize_faces
 from tests.conftest import write_rgb
-from train.augment import QualityAugmentation
+from train.augment import QualityAugmentation, gaussian_blur
 from train.data import Labelled, Shard, mixed_dataset, stream_weights
 from train.domains import AS_GIVEN, DETECTED, FaceCropper, domains_from_args, load_domains, read_spec
 from train.self_blend import self_blend
@@ -84,6 +84,18 @@ def test_augmentation_keeps_shape_and_type():
     out = QualityAugmentation(rescale=1.0, blur=1.0, sharpen=1.0, noise=1.0, jpeg=1.0, colour=1.0, affine=1.0)(face)
     assert out.shape == (64, 64, 3) and out.dtype == tf.uint8
     assert not np.array_equal(out.numpy(), face.numpy())
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.5, 2.2])
+def test_gaussian_blur_is_opencvs_with_reflected_edges(astronaut, sigma):
+    face = cv2.resize(astronaut, (96, 80)).astype(np.float32)  # not square: rows and columns each blurred right
+    kernel = cv2.getGaussianKernel(9, sigma).astype(np.float32)[:, 0]
+    expected = cv2.sepFilter2D(face, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
+    blurred = gaussian_blur(tf.constant(face), tf.constant(sigma)).numpy()
+    assert blurred.shape == face.shape
+    assert np.abs(blurred - expected).max() < 1e-3
+    stacked = gaussian_blur(tf.stack([face, face[::-1]]), tf.constant(sigma)).numpy()
+    assert np.abs(stacked[1] - blurred[::-1]).max() < 1e-3
 
 
 def test_clip_augmentation_gives_every_frame_of_a_clip_the_same_look(astronaut):
