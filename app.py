@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry calls at start
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -24,6 +23,7 @@ from concurrent.futures import Future  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import model  # noqa: E402, F401  (TensorFlow's settings, before anything imports TensorFlow)
 import gradio as gr  # noqa: E402
 
 from model import presentation as show  # noqa: E402

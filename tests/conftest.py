@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import model  # noqa: E402, F401  (TensorFlow's settings, before any test imports TensorFlow)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,20 @@ def test_uncertain_verdict_and_weak_evidence_flags(tmp_path, astronaut, uncertai
         rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
     assert rows["face.png"]["verdict"] == "uncertain" and rows["face.png"]["real_below"] == "0.001"
     assert rows["small.jpg"]["flags"] == "compressed;small"
+
+
+@pytest.mark.parametrize("entry_point, setting, enabled", [
+    ("model.scan", None, True), ("train.image", None, True), ("app", None, True), ("model.scan", "0", False)])
+def test_entry_points_turn_on_onednn_kernels_unless_told_not_to(entry_point, setting, enabled):
+    """TensorFlow leaves its fast oneDNN CPU kernels off on AVX2 CPUs; every entry point turns them on, before
+    TensorFlow is imported, and an explicit TF_ENABLE_ONEDNN_OPTS wins."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    probe = (f"import {entry_point}\n"
+             "from tensorflow.python.util import _pywrap_util_port\n"
+             "print(_pywrap_util_port.IsMklEnabled())")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(enabled)
