@@ -237,7 +237,6 @@ def drawn(parts: list[DomainSplit], limit_per_class: int | None = None, seed: in
     return found
 
 
-def pooled(parts: list[DomainSplit], limit_per_class: int | None = None, seed: int = 0) -> Labelled:
-    """All domains' files of ``drawn`` in one list."""
-    domains = drawn(parts, limit_per_class, seed).values()
-    return Labelled([p for d in domains for p in d.paths], [y for d in domains for y in d.labels])
+def pooled(domains: dict[str, Labelled]) -> Labelled:
+    """The files of every domain (as ``drawn`` gives them) in one list."""
+    return Labelled([p for d in domains.values() for p in d.paths], [y for d in domains.values() for y in d.labels])

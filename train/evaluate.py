@@ -43,7 +43,7 @@ from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.data import Labelled, batched, decoded_images, has_splits, image_dataset, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
-from train.domains import DomainSplit, FaceCropper, domains_from_args, load_domains, pooled
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
 from train.metrics import (binary_metrics, brier_score, choose_threshold, choose_thresholds,
                            expected_calibration_error, fit_calibration, plot_confusion, plot_roc, verdict_shares)
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
@@ -297,8 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.calibrate:
         if "validation" not in splits:
             parser.error("calibrating needs a Validation/ folder")
-        metadata.update(calibrate(model, pooled(splits["validation"], args.val_per_class, args.seed), image_size,
-                                  args.batch_size))
+        validation = pooled(drawn(splits["validation"], args.val_per_class, args.seed))
+        metadata.update(calibrate(model, validation, image_size, args.batch_size))
         write_metadata(args.model, metadata)
         print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
               f"{metadata['threshold']:.4f}", file=sys.stderr)

@@ -134,12 +134,12 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         compile_binary(model, args.lr)
     batch = args.batch_size * strategy.num_replicas_in_sync
     train_ds = mixed_dataset(train, image_size, batch, args.self_blend_share, args.seed, worker_shard(strategy))
-    validation = pooled(splits["validation"], args.val_per_class, args.seed)
+    per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
+    validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
     steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
-    several = len(splits["validation"]) > 1
-    validators = ((DomainValidation(drawn(splits["validation"], args.val_per_class, args.seed), image_size, batch),)
-                  if several else ())
+    several = len(per_domain) > 1
+    validators = (DomainValidation(per_domain, image_size, batch),) if several else ()
     model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps,
                          monitor=SELECTION[args.select_on] if several else "val_auc", validators=validators,
                          start_is_candidate=start_is_candidate)

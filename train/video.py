@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         "Validation)")
     parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
-    parser.add_argument("--init", default=None, help="joint stage: the video model to fine-tune (kept unless an epoch beats it on "
-                        "Validation)")
+    parser.add_argument("--init", default=None,
+                        help="joint stage: the video model to fine-tune (kept unless an epoch beats it on Validation)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="face size (frames stage; default: that of the --backbone-weights model, else "
                         f"{VIDEO_IMAGE_SIZE}; a saved encoder's weights carry over to another size). Later stages "
