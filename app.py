@@ -22,18 +22,45 @@ import time  # noqa: E402
 from concurrent.futures import Future  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import model  # noqa: E402, F401  (TensorFlow's settings, before anything imports TensorFlow)
+from model.imaging import MAX_FILE_BYTES  # noqa: E402
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python app.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=None,
+                        help="interface to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (default: $GRADIO_SERVER_PORT or the first free one from 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    parser.add_argument("--image-model", default=os.getenv("DEEPFAKE_IMAGE_MODEL", str(DEFAULT_IMAGE_MODEL)),
+                        help="the .keras image model (default: $DEEPFAKE_IMAGE_MODEL or the shipped one)")
+    parser.add_argument("--video-model", default=os.getenv("DEEPFAKE_VIDEO_MODEL", str(DEFAULT_VIDEO_MODEL)),
+                        help="the .keras video model (default: $DEEPFAKE_VIDEO_MODEL or the shipped one)")
+    parser.add_argument("--concurrency", type=int, default=int(os.getenv("DEEPFAKE_CONCURRENCY", "2")),
+                        help="analyses run at the same time; the rest wait in the queue (default 2)")
+    parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue")
+    parser.add_argument("--max-file-mb", type=float, default=MAX_FILE_BYTES / 2**20,
+                        help="largest upload in MB (default %(default).0f)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    COMMAND_LINE = parse_args()  # --help and usage errors answer at once, before Gradio and TensorFlow load
+
 import gradio as gr  # noqa: E402
 
 from model import presentation as show  # noqa: E402
 from model.explain import LEGEND  # noqa: E402
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
-from model.imaging import MAX_FILE_BYTES, InputError, read_image  # noqa: E402
+from model.imaging import InputError, read_image  # noqa: E402
 from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
-from model.store import DEFAULT_IMAGE_MODEL, read_metadata  # noqa: E402
-from model.video_detector import DEFAULT_VIDEO_MODEL, VideoDetector, models_for  # noqa: E402
+from model.store import read_metadata  # noqa: E402
+from model.video_detector import VideoDetector, models_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
@@ -98,6 +125,37 @@ def guarded(component: gr.components.Component, reader=None) -> gr.components.Co
 
     component.preprocess = checked
     return component
+
+
+def payload_problem(payload: Any) -> str:
+    """Why an API payload is not a file the app can read, in one sentence that says what to send instead."""
+    how = "send files with gradio_client.handle_file(path_or_url)"
+    if isinstance(payload, str):
+        return f"A bare text string is not a file: {how}"
+    if isinstance(payload, dict) and (payload.get("url") or payload.get("path")):
+        name = payload.get("orig_name") or payload.get("url") or payload.get("path")
+        return f"The file {name} could not be fetched or read"
+    return f"Expected an image or video file, got {type(payload).__name__}: {how}"
+
+
+def guard_api_payloads(demo: gr.Blocks) -> None:
+    """Payloads of the wrong type (a path string instead of ``handle_file``, a number, a URL that cannot be
+    fetched) fail in Gradio's own input handling, before any component or handler: answer them with one sentence
+    and no server-side traceback, as bad files are. The instance's method is wrapped, like ``guarded``'s."""
+    preprocess = demo.preprocess_data
+
+    async def checked(block_fn, inputs, state, explicit_call=False):
+        try:
+            return await preprocess(block_fn, inputs, state, explicit_call)
+        except gr.Error as error:
+            error.print_exception = False
+            raise
+        except Exception:
+            files = [value for value, block in zip(inputs, block_fn.inputs)
+                     if isinstance(block, (gr.Image, gr.Video, gr.File))]
+            raise gr.Error(sentence(payload_problem(files[0] if files else None)), print_exception=False) from None
+
+    demo.preprocess_data = checked
 
 
 def heatmap_toggle(prefix: str) -> gr.Checkbox:
@@ -302,25 +360,6 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
     return demo
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python app.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=None,
-                        help="interface to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port (default: $GRADIO_SERVER_PORT or the first free one from 7860)")
-    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
-    parser.add_argument("--image-model", default=os.getenv("DEEPFAKE_IMAGE_MODEL", str(DEFAULT_IMAGE_MODEL)),
-                        help="the .keras image model (default: $DEEPFAKE_IMAGE_MODEL or the shipped one)")
-    parser.add_argument("--video-model", default=os.getenv("DEEPFAKE_VIDEO_MODEL", str(DEFAULT_VIDEO_MODEL)),
-                        help="the .keras video model (default: $DEEPFAKE_VIDEO_MODEL or the shipped one)")
-    parser.add_argument("--concurrency", type=int, default=int(os.getenv("DEEPFAKE_CONCURRENCY", "2")),
-                        help="analyses run at the same time; the rest wait in the queue (default 2)")
-    parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue")
-    parser.add_argument("--max-file-mb", type=float, default=MAX_FILE_BYTES / 2**20,
-                        help="largest upload in MB (default %(default).0f)")
-    return parser.parse_args(argv)
-
-
 def load_image_detector(args: argparse.Namespace) -> ImageDetector:
     """Load the image model and warm the face finder and the model up, so that the first request is fast."""
     detector = ImageDetector(FaceScorer(args.image_model), FaceDetector())
@@ -357,7 +396,7 @@ def settle(future: Future, function, *args) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    args = parse_args(argv)
+    args = parse_args(argv) if argv is not None or __name__ != "__main__" else COMMAND_LINE
     try:
         image_detector = load_image_detector(args)
     except (FileNotFoundError, ValueError, OSError) as error:
@@ -371,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = Path(tempfile.mkdtemp(prefix="deepfake-reports-"))
     atexit.register(shutil.rmtree, report_dir, ignore_errors=True)
     demo = build_app(image_detector, videos, report_dir, args.image_model, args.video_model)
+    guard_api_payloads(demo)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     if args.share and ON_SPACES:
         log.info("--share is ignored on Hugging Face Spaces: the Space already has a public address")

@@ -7,7 +7,11 @@ in the environment wins.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# 3: no TensorFlow/CUDA start-up noise ("failed call to cuInit" on machines without a GPU); real failures still
+# raise Python exceptions. OpenCV's own warnings (``[ WARN ]`` lines of its video backends) go the same way.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # oneDNN's CPU kernels. TensorFlow turns them on by itself only on CPUs with AVX-512-class features; on the AVX2
 # CPUs most people have (and this project's 2-core AMD machine) they are off; turning them on makes the image model
 # train 2x and score faces 1.9x faster. Results differ from the plain kernels by float rounding only.

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from model.backbones import BACKBONES, HEAD_LAYERS, Backbone
 from model.preprocessing import IMAGE_SIZE
 
 
@@ -112,10 +113,16 @@ IMAGE_ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
 }
 
 
+IMAGE_MODEL_CHOICES = (*IMAGE_ARCHITECTURES, *BACKBONES)
+
+
 def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) -> keras.Model:
-    """Build one of ``IMAGE_ARCHITECTURES`` by name."""
+    """Build one of ``IMAGE_ARCHITECTURES`` (from-scratch CNNs) or a registry backbone's face model (random
+    weights; ``train.imagenet`` gives them their ImageNet start) by name."""
+    if name in BACKBONES:
+        return BACKBONES[name].face_model(image_size)
     if name not in IMAGE_ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(IMAGE_ARCHITECTURES)}")
+        raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(IMAGE_MODEL_CHOICES)}")
     return IMAGE_ARCHITECTURES[name](image_size=image_size)
 
 
@@ -134,13 +141,40 @@ def _efficientnet(image_size: int, weights: str | None) -> keras.Model:
                                              input_shape=(image_size, image_size, 3), pooling="avg")
 
 
+def encoder_backbone(encoder: keras.Model) -> Backbone | None:
+    """The registry entry of a frame encoder: a registry backbone by name; Keras's own EfficientNet-B0 (the
+    first video models' encoder) is ``efficientnet_b0``. None for any other model."""
+    if encoder.name in BACKBONES:
+        return BACKBONES[encoder.name]
+    return BACKBONES["efficientnet_b0"] if encoder.name.startswith(ENCODER_NAME) else None
+
+
 def _encoder_in(model: keras.Model) -> keras.Model:
-    """The EfficientNet-B0 encoder inside a saved frame or video model (plain or wrapped in TimeDistributed)."""
+    """The encoder inside a saved frame or video model (plain or wrapped in TimeDistributed)."""
     for layer in model.layers:
         inner = getattr(layer, "layer", layer)
-        if isinstance(inner, keras.Model) and inner.name.startswith(ENCODER_NAME):
+        if isinstance(inner, keras.Model) and encoder_backbone(inner) is not None:
             return inner
-    raise BackboneWeightsError(f"{model.name} has no {ENCODER_NAME} encoder to take weights from")
+    raise BackboneWeightsError(f"{model.name} has no registry encoder to take weights from")
+
+
+def is_face_model(model: keras.Model) -> bool:
+    """Whether ``model`` is a registry backbone's face (image) model, built flat by ``Backbone.face_model``."""
+    return model.name in BACKBONES and all(name in {layer.name for layer in model.layers} for name in HEAD_LAYERS)
+
+
+def frame_model_from_face_model(model: keras.Model, dropout: float = 0.3) -> keras.Model:
+    """A frame model (encoder + ``frame_head``) that shares the layers and weights of a trained face model: the
+    image model's backbone becomes the video model's encoder, its head the per-frame head."""
+    if not is_face_model(model):
+        raise BackboneWeightsError(f"{model.name} is not a registry backbone's face model")
+    encoder = keras.Model(model.inputs, model.get_layer(HEAD_LAYERS[0]).output, name=model.name)
+    inputs = keras.Input(model.input_shape[1:], name="face")
+    x = layers.Dropout(dropout, name="frame_dropout")(encoder(inputs))
+    head = layers.Dense(1, activation="sigmoid", name="frame_head")
+    frame_model = keras.Model(inputs, head(x), name=f"{model.name}_frames")
+    head.set_weights(model.get_layer(HEAD_LAYERS[-1]).get_weights())
+    return frame_model
 
 
 def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None,
@@ -201,10 +235,15 @@ def build_frame_model(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str 
 def frame_model_at(model: keras.Model, image_size: int, dropout: float = 0.3) -> keras.Model:
     """The same frame model, encoder and head weights included, for faces of ``image_size`` pixels.
 
-    EfficientNet-B0 is fully convolutional and average-pooled, so none of its weights depend on the face size.
+    The encoders are fully convolutional and average-pooled, so none of their weights depend on the face size.
     """
     if model.input_shape[1] == image_size:
         return model
+    encoder = _encoder_in(model)
+    if encoder.name in BACKBONES and encoder.name != "efficientnet_b0":
+        face = BACKBONES[encoder.name].face_model(image_size)  # the same weights in the same order
+        face.set_weights(model.get_weights())
+        return frame_model_from_face_model(face, dropout)
     resized = build_frame_model(image_size, None, dropout=dropout)
     resized.set_weights(model.get_weights())
     return resized
@@ -222,7 +261,8 @@ def _sequence_layers(lstm_units: int, dropout: float) -> list[keras.layers.Layer
 SEQUENCE_LAYER_NAMES = ("bilstm", "head_dense", "video")
 
 
-def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = 1280, lstm_units: int = 128,
+def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = BACKBONES["efficientnet_b0"].width,
+                        lstm_units: int = 128,
                         dropout: float = 0.3) -> keras.Model:
     """BiLSTM head on precomputed encoder features (batch, frames, features) -> (batch, 1)."""
     inputs = keras.Input((frames, features), name="features")
@@ -235,7 +275,8 @@ def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = 1280, lstm_u
 def build_video_model(frames: int = VIDEO_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
                       backbone_weights: str | None = None, lstm_units: int = 128, dropout: float = 0.3,
                       fallback: str | None = "none", encoder: keras.Model | None = None) -> keras.Model:
-    """EfficientNet-B0 on each face frame, a bidirectional LSTM over the sequence, a dense head.
+    """An encoder (EfficientNet-B0, or a registry backbone) on each face frame, a bidirectional LSTM over the
+    sequence, a dense head.
 
     Input: (batch, frames, size, size, 3) pixels in 0–255. Outputs: ``video`` (batch, 1), the clip's fake
     probability, and ``frames`` (batch, frames, 1), per-frame fake probabilities from the encoder's own head.

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.architectures import ENCODER_NAME, SEQUENCE_LAYER_NAMES
+from model.architectures import SEQUENCE_LAYER_NAMES, encoder_backbone
 from model.report import Report
 
 LEGEND = "Heatmaps: red marks the regions that pushed the score towards fake, blue those that did not."
@@ -65,12 +65,13 @@ def image_cam(model: keras.Model) -> GradCam:
 
 def video_cam(model: keras.Model) -> GradCam:
     """Grad-CAM of a video model on the frames of one sequence: the gradient of the clip's fake logit with respect
-    to the EfficientNet-B0 encoder's last stage (``top_activation``) of each frame. The batch axis is the
-    sequence's frames, in order (as many as the model takes)."""
+    to the encoder's last convolutional stage (its registry entry's ``last_conv``) of each frame. The batch axis is
+    the sequence's frames, in order (as many as the model takes)."""
     encoder = model.get_layer("encoder").layer
-    if not encoder.name.startswith(ENCODER_NAME):
-        raise ValueError(f"{model.name} has no {ENCODER_NAME} encoder to explain")
-    stage = keras.Model(encoder.inputs, encoder.get_layer("top_activation").output)
+    entry = encoder_backbone(encoder)
+    if entry is None:
+        raise ValueError(f"{model.name} has no registry encoder to explain")
+    stage = keras.Model(encoder.inputs, encoder.get_layer(entry.last_conv).output)
     head = [model.get_layer(name) for name in SEQUENCE_LAYER_NAMES]
 
     def forward(frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

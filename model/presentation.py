@@ -141,9 +141,10 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
     lines.append(input_quality_line(report, subject))
     if report.kind == "video":
         lines.append(frames_line(report))
-        baseline = (report.extra.get("scores") or {}).get("image")
-        if report.extra.get("video_model") == "video" and baseline is not None:
-            lines.append(f"The image model alone gives {baseline:.2f} on the same faces.")
+        if "few_frames" in report.extra.get("flags", []):
+            lines.append(f"**Weak evidence:** the face was found in only {report.extra.get('frames_with_face')} "
+                         "sampled frames, too few to judge a clip: the verdict stays uncertain whatever the score.")
+        lines.append(disagreement_line(report))
         if report.extra.get("truncated"):
             lines.append("This clip is long: only its first part was analysed.")
     elif faces == 1:
@@ -207,6 +208,21 @@ def input_quality_line(report: Report, subject: str) -> str:
         reasons.append("the file is heavily compressed" + (f" (JPEG quality {quality})" if quality else ""))
     return (f"**Weak evidence:** {' and '.join(reasons)}; the model is measurably less reliable on such "
             f"{subject}s, so weigh this verdict lightly.")
+
+
+def disagreement_line(report: Report) -> str:
+    """For a clip judged by the video model: the image model's per-frame mean on the same faces, said plainly
+    when the two fall on opposite verdicts."""
+    baseline = (report.extra.get("scores") or {}).get("image")
+    if report.extra.get("video_model") != "video" or baseline is None:
+        return ""
+    text = f"The image model alone gives {baseline:.2f} on the same faces"
+    calls = report.extra.get("score_verdicts") or {}
+    video_call, image_call = calls.get("video"), calls.get("image")
+    if {video_call, image_call} == {"real", "fake"}:
+        return (f"**The two models disagree:** the video model says {VERDICT_WORDS[video_call].lower()}, {text}, "
+                f"which would be {VERDICT_WORDS[image_call].lower()}; treat this clip as uncertain.")
+    return text + "."
 
 
 def frames_line(report: Report) -> str:

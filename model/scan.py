@@ -12,7 +12,8 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,15 +35,21 @@ def kind_of(path: Path) -> str:
     return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
 
 
-def collect_inputs(paths: list[str]) -> Iterator[Path]:
-    """Files as given, and every image or video file under folders (recursively, sorted)."""
+def collect_inputs(paths: list[str]) -> tuple[list[Path], int]:
+    """Files as given, and every image or video file under folders (recursively, sorted); and how many other
+    files those folders held (skipped)."""
+    found: list[Path] = []
+    skipped = 0
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*")
-                              if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
-        else:
-            yield path
+        if not path.is_dir():
+            found.append(path)
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        media = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS]
+        found += media
+        skipped += len(files) - len(media)
+    return found, skipped
 
 
 def scan_one(path: Path, analyze_image: Callable[..., Report], analyze_video: Callable[[Path], Report],
@@ -76,16 +83,25 @@ def unique_stem(path: Path, used: set[str]) -> str:
     return stem
 
 
+def status(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr (never on stdout, which carries the JSON Lines); silent with ``--quiet``."""
+    return (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+
+
 def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,
                    images: ImageDetector) -> Callable[[Path], Report]:
     """Load the video path once (sharing the image model and face finder) and pick the model for videos."""
     from model.video_detector import VideoDetector
 
+    say = status(args.quiet)
+    say(f"loading the video model {args.video_model} (its graph takes a while to build on a CPU)...")
+    started = time.monotonic()
     try:
         videos = VideoDetector(images.scorer, args.video_model, faces=images.faces, frames=args.frames,
                                max_seconds=args.max_seconds)
     except (ValueError, OSError) as error:
         parser.error(f"cannot load the video model: {error}")
+    say(f"video model ready in {time.monotonic() - started:.0f} s")
     model = args.model or videos.available_models[0]
     return partial(videos.analyze_file, model=model, explain=args.explain is not None)
 
@@ -118,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.frames < 1 or args.max_seconds <= 0:
         parser.error("--frames and --max-seconds must be positive")
+    say = status(args.quiet)
+    inputs, skipped = collect_inputs(args.paths)
+    if skipped:
+        say(f"skipping {skipped} file{'s' * (skipped != 1)} in the folders that are neither images nor videos")
+    say(f"loading the image model {args.image_model}...")
     try:
         detector = ImageDetector(FaceScorer(args.image_model))
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(f"cannot load the image model: {error}")
-    inputs = list(collect_inputs(args.paths))
     analyze_video = video_analyzer(parser, args, detector) if any(kind_of(p) == "video" for p in inputs) else None
     csv_file = open(args.csv, "w", newline="") if args.csv else None
     writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS) if csv_file else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:  # Keras is imported where a model is saved or loaded: ``--help`` must not wait for TensorFlow
+    import keras
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_IMAGE_MODEL = WEIGHTS_DIR / "image_model.keras"
@@ -40,6 +41,8 @@ def read_metadata(model_path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     """Load a ``.keras`` model in safe mode (no Lambda layers, no pickles) with its metadata."""
+    import keras
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")

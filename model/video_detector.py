@@ -29,6 +29,9 @@ FRAME_DETECTION_SIDE = 320  # 3x faster than 480 for 720p frames; misses faces u
 DETECTION_BATCH = 10  # frames held at full resolution at once, their faces found in one detector call
 MAX_FACES_PER_FRAME = 5
 MAX_SCORED_TRACKS = 4
+MIN_EVIDENCE_FRAMES = 3  # a main face seen in fewer sampled frames gives no confident clip verdict
+STILL_PICTURE = ("only one frame could be decoded: this file holds a still picture (or a broken clip), not a "
+                 "video; analyse pictures as images")
 
 
 @dataclass
@@ -135,6 +138,8 @@ class VideoDetector:
             return error_report(str(path), "video", str(error))
         except cv2.error:
             return error_report(str(path), "video", "the video could not be decoded")
+        if len(sampled) < 2 and self.frames > 1:
+            return error_report(str(path), "video", STILL_PICTURE)
         report = self.report(str(path), clip, sampled, model, explain)
         report.extra["provenance"] = read_provenance(path).to_json()
         return report
@@ -175,8 +180,10 @@ class VideoDetector:
             "tracks": [{"id": track.id, "frames": [sampled[frame].index for frame in track.frames],
                         "mean_fake_probability": _rounded(np.mean(results[i][1])) if i < len(results) else None}
                        for i, track in enumerate(tracks)],
-            "video_model": model, "truncated": clip.truncated,
+            "video_model": model, "truncated": clip.truncated, "flags": [],
             "scores": {name: _rounded(value) for name, value in scores.items()},
+            "score_verdicts": {name: (self.video_model if name == "video" else self.image_scorer
+                                      ).thresholds.verdict(value) for name, value in scores.items()},
         }
         if tracks:
             main_crops = [sampled[frame].crops[face] for frame, (face, _) in main.items()]
@@ -186,6 +193,10 @@ class VideoDetector:
                             for (frame, (face, p)), crop, heatmap in zip(main.items(), main_crops, heatmaps)]
             report.fake_probability = results[0][0]
             report.decide(judge.thresholds)
+            if len(main) < MIN_EVIDENCE_FRAMES:
+                report.extra["flags"].append("few_frames")
+                if report.verdict in ("real", "fake"):
+                    report.verdict = "uncertain"
         return report
 
     def _score(self, crops: list[list[np.ndarray]], model: str

@@ -407,3 +407,18 @@ def test_missing_model_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "cannot load the models" in result.stderr and "Traceback" not in result.stderr
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    ("assets/examples/astronaut.jpg", "handle_file"),  # a bare path string instead of handle_file(...)
+    (42, "got int"),
+    ({"path": "http://127.0.0.1:9/nowhere.jpg", "meta": {"_type": "gradio.FileData"}}, "could not"),
+], ids=["path-string", "number", "unreachable-url"])
+def test_wrong_types_through_the_api_get_one_sentence(app, client, payload, reason):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        client.predict(payload, api_name="/analyze_image")
+    message = str(caught.value)
+    assert reason in message and "show_error" not in message and "\n" not in message
+    assert "Traceback" not in app.output()

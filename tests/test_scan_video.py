@@ -17,7 +17,7 @@ from tests.test_video_io import numbered_frames, set_webm_duration, write_clip, 
 
 BASE_FIELDS = {"path", "kind", "verdict", "fake_probability", "threshold", "real_below", "faces", "model", "error"}
 VIDEO_FIELDS = BASE_FIELDS | {"frames", "frames_with_face", "frames_sampled", "tracks", "video_model", "scores",
-                              "truncated", "provenance"}
+                              "truncated", "provenance", "flags", "score_verdicts"}
 
 
 @pytest.fixture(scope="module")

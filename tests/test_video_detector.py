@@ -212,3 +212,20 @@ def test_damaged_frames_never_raise(detector, tmp_path, clips):
     report = detector.analyze_file(tmp_path / "damaged.mp4", model="image")
     assert report.verdict in ("real", "fake", "no_face", "error")
     assert report.extra.get("frames_sampled", 0) <= 8
+
+
+def test_a_picture_renamed_as_a_clip_is_not_judged_as_one(detector, tmp_path, astronaut):
+    """A JPEG saved as .mp4 decodes as one frame: an error with the reason, never a confident clip verdict."""
+    path = tmp_path / "photo.mp4"
+    path.write_bytes(cv2.imencode(".jpg", cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))[1].tobytes())
+    report = detector.analyze_file(path, model="image")
+    assert report.verdict == "error" and report.fake_probability is None
+    assert "still picture" in report.error
+
+
+@pytest.mark.parametrize("model", ["image", "video"])
+def test_a_face_in_too_few_frames_gives_no_confident_verdict(detector, tmp_path, astronaut, model):
+    write_clip(tmp_path / "glimpse.mp4", face_frames(astronaut, 16, present=range(0, 2)))
+    record = detector.analyze_file(tmp_path / "glimpse.mp4", model=model).to_json()
+    assert record["frames_with_face"] == 1 and record["flags"] == ["few_frames"]
+    assert record["verdict"] == "uncertain" and record["fake_probability"] is not None

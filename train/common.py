@@ -70,11 +70,12 @@ def logged_val_aucs(history_csv: Path, monitor: str = "val_auc") -> list[float]:
         return [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
 
 
-def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_auc", floor: float | None = None
-                   ) -> list[keras.callbacks.Callback]:
+def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_auc", floor: float | None = None,
+                   plateau: bool = True) -> list[keras.callbacks.Callback]:
     """Best-AUC checkpoint, resumable backup, early stopping, LR schedule, TensorBoard and a CSV log; all of them
     follow ``monitor``, a Validation AUC in the epoch's logs. The checkpoint is replaced only by an epoch that
-    beats every epoch logged so far and ``floor`` (the starting weights' AUC of a fine-tune)."""
+    beats every epoch logged so far and ``floor`` (the starting weights' AUC of a fine-tune). ``plateau``: halve
+    the learning rate when ``monitor`` stalls (off when the optimizer follows a schedule of its own)."""
     best_so_far = max([*logged_val_aucs(out / "history.csv", monitor), *([] if floor is None else [floor])],
                       default=None)
     return [
@@ -82,16 +83,20 @@ def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_a
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
-                                          patience=max(1, patience // 2), min_lr=1e-6),
+        *([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
+                                             patience=max(1, patience // 2), min_lr=1e-6)] if plateau else []),
         keras.callbacks.TensorBoard(str(logdir)),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
 
 
-def compile_binary(model: keras.Model, lr: float) -> None:
-    """Adam on binary cross-entropy, tracking AUC and accuracy."""
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
+def compile_binary(model: keras.Model, lr: float | keras.optimizers.schedules.LearningRateSchedule,
+                   weight_decay: float = 0.0) -> None:
+    """Adam (AdamW with decoupled ``weight_decay`` when it is above 0) on binary cross-entropy, tracking AUC and
+    accuracy; ``lr`` is a rate or a schedule."""
+    optimizer = (keras.optimizers.AdamW(lr, weight_decay=weight_decay) if weight_decay > 0
+                 else keras.optimizers.Adam(lr))
+    model.compile(optimizer=optimizer, loss="binary_crossentropy",
                   metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")])
 
 
@@ -154,7 +159,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     start = score_start(model, val_ds, validators, out, monitor) if start_is_candidate else None
     model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
               class_weight=class_weights(labels) if labels is not None else None,
-              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor, start)],
+              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor, start,
+                                                      plateau=getattr(args, "lr_schedule", "plateau") == "plateau")],
               verbose=2 if os.environ.get("CI") else "auto")
     aucs = logged_val_aucs(out / "history.csv", monitor)
     best_path = out / "best.keras"

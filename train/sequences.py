@@ -10,8 +10,11 @@ serving stretches a short face track.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -107,6 +110,40 @@ def augmented_views(encoder: keras.Model, clips: Clips, views: int, seed: int = 
     augment = tf.function(augmentation.clip, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
     return [embed(encoder, [augment(tf.constant(faces)).numpy() for faces in clips.faces])
             for _ in range(views)]
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short hash of a model's weights: which encoder made a set of features."""
+    digest = hashlib.sha1()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_embeddings(encoder: keras.Model, clips: dict[str, Clips], views: int, seed: int, cache_dir: str | Path
+                      ) -> tuple[dict[str, list[np.ndarray]], list[list[np.ndarray]]]:
+    """Each split's plain encoder features and ``views`` augmented views of the Train clips, computed once and
+    cached under ``cache_dir/features`` keyed on the encoder's weights, its input size, every clip file (path,
+    size, modification time; a changed face recipe rewrites them) and the views' count and seed."""
+    files = {name: [(p, Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in c.paths]
+             for name, c in clips.items()}
+    key = json.dumps({"encoder": weights_digest(encoder), "size": int(encoder.input_shape[1]), "files": files,
+                      "views": views, "seed": seed}, sort_keys=True)
+    path = Path(cache_dir) / "features" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            features = {name: [stored[f"{name}/{i}"] for i in range(len(c))] for name, c in clips.items()}
+            augmented = [[stored[f"view{v}/{i}"] for i in range(len(clips["train"]))] for v in range(views)]
+        return features, augmented
+    features = {name: embed(encoder, c.faces) for name, c in clips.items()}
+    augmented = augmented_views(encoder, clips["train"], views, seed)
+    arrays = {f"{name}/{i}": f for name, split in features.items() for i, f in enumerate(split)}
+    arrays.update({f"view{v}/{i}": f for v, view in enumerate(augmented) for i, f in enumerate(view)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial.npz")
+    np.savez(partial, **arrays)
+    partial.replace(path)
+    return features, augmented
 
 
 class SequenceBatches(keras.utils.PyDataset):

@@ -38,7 +38,8 @@ import tensorflow as tf
 
 from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
                                  assemble_video_model, build_frame_model, build_sequence_head,
-                                 frame_model_at)
+                                 frame_model_at, frame_model_from_face_model, is_face_model)
+from model.backbones import BACKBONES
 from model.store import load_model, read_metadata, save_model, write_metadata
 from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
@@ -46,8 +47,9 @@ from train.common import add_common_flags, command_line, compile_binary, fit, ma
 from train.data import holds_files, load_splits
 from train.evaluate import calibrate_video, predict_videos, video_domain_rows
 from train.image import add_face_training_flags, train_face_model
+from train.imagenet import ImagenetWeightsError, pretrained_face_model
 from train.metrics import binary_metrics
-from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, augmented_views, embed, load_clips
+from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips
 
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
@@ -63,10 +65,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
                         "frozen; joint: fine-tune a video model end to end. Defaults (epochs/batch/lr): "
                         + "; ".join(f"{k} {v['epochs']}/{v['batch_size']}/{v['lr']:g}"
                                     for k, v in STAGE_DEFAULTS.items()))
-    parser.add_argument("--backbone-weights", default="imagenet", metavar=BACKBONE_CHOICES,
-                        help="encoder start: imagenet (downloads once), none (random) or a .keras frame/video "
-                        "model or .weights.h5 file (frames stage: a .keras model is kept unless an epoch beats it on "
-                        "Validation)")
+    parser.add_argument("--encoder", "--backbone-weights", dest="backbone_weights", default="imagenet",
+                        metavar=f"MODEL|BACKBONE|{BACKBONE_CHOICES}",
+                        help="the frame encoder: a trained image model (.keras; its backbone becomes the encoder and "
+                        "its head the per-frame head), a frame or video model, a registry backbone with its "
+                        f"ImageNet weights ({', '.join(BACKBONES)}), or Keras's EfficientNet-B0 with imagenet "
+                        "(downloads once), none (random) or a .weights.h5 file (frames stage: a .keras model is kept "
+                        "unless an epoch beats it on Validation)")
     parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
                         help="what to use when ImageNet weights cannot be downloaded (error: stop)")
     parser.add_argument("--init", default=None,
@@ -111,8 +116,11 @@ def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
                   f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
         return frame_model_at(model, image_size, args.dropout)
 
+    encoder = args.backbone_weights if args.backbone_weights in BACKBONES else "efficientnet_b0"
+    if args.backbone_weights.endswith(".keras") and Path(args.backbone_weights).is_file():
+        encoder = _saved(args.backbone_weights).get("architecture", encoder).removesuffix("_bilstm")
     return train_face_model(parser, args, argv, build, image_size,
-                            {"kind": "frames", "architecture": "efficientnet_b0",
+                            {"kind": "frames", "architecture": encoder,
                              "backbone_weights": args.backbone_weights, "stage": "frames"}, out,
                             start_is_candidate=_saved(args.backbone_weights).get("kind") in ("frames", "video"))
 
@@ -145,8 +153,13 @@ def _load_sequence_splits(parser, root: str, args, limit_per_class: int | None) 
 def _frame_model_from(choice: str, image_size: int, fallback: str | None, dropout: float
                       ) -> tuple[keras.Model, bool]:
     """The frame model the sequence stage starts from, and whether its per-frame head is trained."""
+    choice = "imagenet" if choice == "efficientnet_b0" else choice
+    if choice in BACKBONES and BACKBONES[choice].imagenet_package is not None:
+        return frame_model_from_face_model(pretrained_face_model(choice, image_size), dropout), False
     if choice.endswith(".keras") and Path(choice).is_file():
         source, _ = load_model(choice)
+        if is_face_model(source):
+            return frame_model_from_face_model(source, dropout), True
         names = {layer.name for layer in source.layers}
         if "frame_head" in names:
             return source, True
@@ -176,10 +189,10 @@ def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
     clips = {name: c.resized(image_size) for name, c in clips.items()}
 
     started = time.time()
-    features = {name: embed(encoder, c.faces) for name, c in clips.items()}
-    views = [features["train"]] + augmented_views(encoder, clips["train"], args.views, args.seed)
+    features, augmented = cached_embeddings(encoder, clips, args.views, args.seed, args.face_cache)
+    views = [features["train"]] + augmented
     print(f"encoder features: {sum(len(c) for c in clips.values())} clips and {args.views} augmented views of "
-          f"the Train clips in {time.time() - started:.0f} s", file=sys.stderr)
+          f"the Train clips in {time.time() - started:.0f} s (cached in {args.face_cache}/features)", file=sys.stderr)
     if not head_trained:  # no trained per-frame head came with the encoder: fit one on Train frame features
         frame_head = keras.Sequential([keras.Input((features["train"][0].shape[1],)),
                                        frame_model.get_layer("frame_head")])
@@ -245,7 +258,8 @@ def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits
     frames = args.frames
     val = clips["validation"]
     video, per_frame = predict_videos(model, val, frames)
-    metadata: dict[str, Any] = {"kind": "video", "architecture": "efficientnet_b0_bilstm", "frames": frames,
+    encoder = model.get_layer("encoder").layer.name
+    metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
                                 "image_size": image_size, "lstm_units": args.lstm_units, **extra,
                                 **calibrate_video(val.labels, video, per_frame),
                                 **provenance(parser, argv, args, splits, summary)}
@@ -268,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     stage = {"frames": train_frames, "sequence": train_sequence, "joint": train_joint}[args.stage]
     try:
         metadata = stage(parser, args, argv, out)
-    except (FileNotFoundError, BackboneWeightsError) as error:
+    except (FileNotFoundError, BackboneWeightsError, ImagenetWeightsError) as error:
         parser.error(str(error))
     print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
 
