@@ -2,7 +2,7 @@
 
     python app.py [--host 0.0.0.0] [--port 7860] [--share] [--image-model PATH] [--video-model PATH]
 
-Wiring only: detection lives in model/, what is shown for a result in model/presentation.py.
+Wiring only: detection lives in model/, what is shown for a result in ui/presentation.py.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     COMMAND_LINE = parse_args()  # --help and usage errors answer at once, before Gradio and TensorFlow load
+model.load_tensorflow()
 
 import gradio as gr  # noqa: E402
 
-from model import presentation as show  # noqa: E402
+from ui import presentation as show  # noqa: E402
 from model.explain import LEGEND  # noqa: E402
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
@@ -194,7 +195,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
               image_model_path: str | Path = DEFAULT_IMAGE_MODEL,
               video_model_path: str | Path = DEFAULT_VIDEO_MODEL) -> gr.Blocks:
     """The Blocks app around the loaded image detector and the video detector being loaded (``videos``); handlers
-    only call model/ and model/presentation.py.
+    only call model/ and ui/presentation.py.
 
     The About tab shows the cards written beside the loaded models, and the test figures in assets/ only for the
     shipped models they were made for.

@@ -1,6 +1,12 @@
 """Image path benchmark: scan latency end to end, model latency per crop, training throughput. Prints a table.
 
-    python bench/bench_image.py [--image-model PATH] [--repeats 30]
+    python bench/bench_image.py [--image-model PATH ...] [--repeats 30]
+    python bench/bench_image.py --image-model model/weights/image_model.keras --image-model runs/previous.keras
+    python bench/bench_image.py --architectures efficientnet_lite0:224 efficientnet_lite1:240 residual_cnn:256
+
+Several ``--image-model`` are measured one after the other in the same run (the new model beside the old one);
+``--architectures NAME:SIZE ...`` measures only the cost of untrained networks (training faces/s with the real
+input pipeline, inference ms per face), for recipe sweeps.
 """
 
 from __future__ import annotations
@@ -84,35 +90,65 @@ def training_throughput(architecture: str, image_size: int, folder: Path, steps:
     return steps * 32 / (time.perf_counter() - started)
 
 
+def model_rows(path: str, repeats: int, folder: Path) -> list[tuple[str, str, str]]:
+    """Photo scans end to end, face detection, the model per crop and its training cost, for one saved model."""
+    scorer = FaceScorer(path)
+    detector = ImageDetector(scorer)
+    rows = []
+    for width, height in ((640, 480), (1920, 1080)):
+        photo = folder / f"photo_{width}x{height}.jpg"
+        cv2.imwrite(str(photo), cv2.cvtColor(photo_with_face(width, height), cv2.COLOR_RGB2BGR))
+        verdict = detector.analyze_file(photo).verdict
+        assert verdict in {"real", "uncertain", "fake"}, "the benchmark photo must show a face"
+        p50, p95 = percentiles(time_calls(lambda: detector.analyze_file(photo), repeats))
+        rows.append((f"{scorer.name}: scan {width}×{height} photo (read + detect + score)", f"{p50:.1f} ms",
+                     f"{p95:.1f} ms"))
+        rgb = read_image(photo)
+        p50, p95 = percentiles(time_calls(lambda: detector.faces.detect(rgb), repeats))
+        rows.append((f"  of which face detection, {width}×{height}", f"{p50:.1f} ms", f"{p95:.1f} ms"))
+    crop = photo_with_face(200, 200)
+    p50, p95 = percentiles(time_calls(lambda: scorer.score([crop]), repeats * 3))
+    rows.append((f"  model only, 1 crop at {scorer.image_size} px", f"{p50:.1f} ms", f"{p95:.1f} ms"))
+    architecture = scorer.metadata.get("architecture", "residual_cnn")
+    rate = training_throughput(architecture, scorer.image_size, folder)
+    rows.append((f"  training throughput, {architecture} at {scorer.image_size}px, batch 32", f"{rate:.1f} img/s", ""))
+    rate = augmentation_throughput(scorer.image_size, folder)
+    rows.append((f"  training input alone (quality augmentation) at {scorer.image_size}px", f"{rate:.0f} faces/s", ""))
+    return rows
+
+
+def architecture_rows(name: str, size: int, repeats: int, folder: Path) -> list[tuple[str, str, str]]:
+    """Training faces/s and inference ms per face (batch of 32) of an untrained network at ``size`` pixels."""
+    import tensorflow as tf
+
+    model = build_image_model(name, size)
+    predict = tf.function(lambda x: model(x, training=False))
+    batch = tf.random.uniform((32, size, size, 3), 0, 255)
+    p50, p95 = percentiles(time_calls(lambda: predict(batch).numpy(), max(3, repeats // 5)))
+    rate = training_throughput(name, size, folder)
+    return [(f"{name} at {size} px ({model.count_params():,} parameters): inference per face, batch 32",
+             f"{p50 / 32:.1f} ms", f"{p95 / 32:.1f} ms"),
+            (f"  training throughput, batch 32", f"{rate:.1f} img/s", "")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image-model", default=str(DEFAULT_IMAGE_MODEL))
+    parser.add_argument("--image-model", action="append", default=None,
+                        help="a saved image model; repeat to measure several in one run (default: the shipped one)")
+    parser.add_argument("--architectures", nargs="+", default=None, metavar="NAME:SIZE",
+                        help="measure only the cost of these untrained networks")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
-    scorer = FaceScorer(args.image_model)
-    detector = ImageDetector(scorer)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for width, height in ((640, 480), (1920, 1080)):
-            path = Path(tmp) / f"photo_{width}x{height}.jpg"
-            cv2.imwrite(str(path), cv2.cvtColor(photo_with_face(width, height), cv2.COLOR_RGB2BGR))
-            verdict = detector.analyze_file(path).verdict
-            assert verdict in {"real", "uncertain", "fake"}, "the benchmark photo must show a face"
-            p50, p95 = percentiles(time_calls(lambda: detector.analyze_file(path), args.repeats))
-            rows.append((f"scan {width}×{height} photo (read + detect + score)", f"{p50:.1f} ms", f"{p95:.1f} ms"))
-            rgb = read_image(path)
-            p50, p95 = percentiles(time_calls(lambda: detector.faces.detect(rgb), args.repeats))
-            rows.append((f"  of which face detection, {width}×{height}", f"{p50:.1f} ms", f"{p95:.1f} ms"))
-        crop = photo_with_face(200, 200)
-        p50, p95 = percentiles(time_calls(lambda: scorer.score([crop]), args.repeats * 3))
-        rows.append((f"model only, 1 crop ({scorer.name})", f"{p50:.1f} ms", f"{p95:.1f} ms"))
-        architecture = scorer.metadata.get("architecture", "residual_cnn")
-        rate = training_throughput(architecture, scorer.image_size, Path(tmp))
-        rows.append((f"training throughput, {architecture} at {scorer.image_size}px, batch 32", f"{rate:.0f} img/s", ""))
-        rate = augmentation_throughput(scorer.image_size, Path(tmp))
-        rows.append((f"  training input alone (quality augmentation) at {scorer.image_size}px", f"{rate:.0f} faces/s",
-                     ""))
+        if args.architectures:
+            for spec in args.architectures:
+                name, _, size = spec.partition(":")
+                rows += architecture_rows(name, int(size or 256), args.repeats, Path(tmp))
+        else:
+            for path in args.image_model or [str(DEFAULT_IMAGE_MODEL)]:
+                rows += model_rows(path, args.repeats, Path(tmp))
 
     print("| measurement | p50 | p95 |\n|---|---|---|")
     for name, p50, p95 in rows:

@@ -16,3 +16,30 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # CPUs most people have (and this project's 2-core AMD machine) they are off; turning them on makes the image model
 # train 2x and score faces 1.9x faster. Results differ from the plain kernels by float rounding only.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def load_tensorflow() -> None:
+    """Import TensorFlow and Keras and initialise the devices with the process's stderr silenced.
+
+    TensorFlow's C++ start-up lines (absl's "All log messages before absl::InitializeLog()", "Could not find cuda
+    drivers", "failed call to cuInit" on machines without a GPU, the oneDNN notice) ignore ``TF_CPP_MIN_LOG_LEVEL``,
+    so the command lines call this once, after parsing their arguments. Python errors still surface: the stream is
+    restored before any exception propagates. ``DEEPFAKE_VERBOSE_TF=1`` keeps the lines.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules or os.environ.get("DEEPFAKE_VERBOSE_TF") == "1":
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -66,7 +66,7 @@ FAILURE_WORDS = {
     "assertion.hashedURI.mismatch": "the credentials were altered after signing",
 }
 NOTHING_FOUND = ("No Content Credentials or generator metadata found; missing credentials prove nothing — "
-                 "most real photos carry none.")
+                 "most real photos and videos carry none.")
 CAVEAT = ("Metadata can be stripped or forged, so it is shown beside the detector's score, not inside it.")
 
 

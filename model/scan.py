@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
+    from model import load_tensorflow
+
+    load_tensorflow()
     from tqdm import tqdm
 
     from model.explain import save_heatmaps

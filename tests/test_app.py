@@ -42,7 +42,7 @@ def _report(faces: list[tuple[tuple[int, int, int, int], float]], threshold: flo
 
 
 def test_annotate_boxes_every_face_in_its_colour():
-    from model import presentation as show
+    from ui import presentation as show
 
     rgb = np.full((400, 600, 3), 255, np.uint8)
     report = _report([((50, 100, 80, 80), 0.9), ((300, 120, 60, 60), 0.1)])
@@ -55,7 +55,7 @@ def test_annotate_boxes_every_face_in_its_colour():
 
 
 def test_verdicts_confidences_and_captions(tmp_path):
-    from model import presentation as show
+    from ui import presentation as show
 
     report = _report([((0, 0, 10, 10), 0.8), ((20, 0, 10, 10), 0.3)], threshold=0.6)
     assert show.confidences(report) == {"fake": 0.8, "real": 0.2}
@@ -70,7 +70,7 @@ def test_verdicts_confidences_and_captions(tmp_path):
 
 
 def test_record_and_report_file(tmp_path):
-    from model import presentation as show
+    from ui import presentation as show
 
     data = show.record(_report([((1, 2, 3, 4), 0.25)]))
     assert set(data) == SCAN_FIELDS and data["path"] == "photo.jpg"  # no server paths leak out
@@ -85,7 +85,7 @@ def test_record_and_report_file(tmp_path):
 
 
 def test_timeline_has_faces_only_and_the_threshold():
-    from model import presentation as show
+    from ui import presentation as show
 
     report = _report([((0, 0, 10, 10), 0.7)])
     report.kind = "video"
@@ -109,7 +109,7 @@ def test_timeline_has_faces_only_and_the_threshold():
 
 
 def test_about_lists_metrics_cards_and_limits(tmp_path):
-    from model import presentation as show
+    from ui import presentation as show
 
     card = tmp_path / "IMAGE_MODEL_CARD.md"
     card.write_text("---\nlicense: other\n---\n# Image model card\nTrained on things.\n")
@@ -363,7 +363,7 @@ def test_uncertain_verdict_through_the_endpoint(uncertain_image_model, tmp_path)
         verdict, confidence, _, crops, _, report_text, _ = analyze_image(Client(server.url, verbose=False),
                                                                          EXAMPLES / "astronaut.jpg")
         css = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
-    from model import presentation as show
+    from ui import presentation as show
 
     assert verdict.startswith('## <span class="verdict-uncertain">Uncertain</span>')
     assert show.UNCERTAIN_MESSAGE in verdict and "uncertain in between" in verdict

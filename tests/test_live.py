@@ -29,7 +29,7 @@ def test_verdict_words_match_the_thresholds(probabilities, verdict):
 
 
 def test_scorer_scores_camera_frames_into_one_session(astronaut, small_image_model):
-    from model import presentation as show
+    from ui import presentation as show
     from model.image_detector import FaceScorer, ImageDetector
 
     live = LiveScorer(ImageDetector(FaceScorer(small_image_model)))

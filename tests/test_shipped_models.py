@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from model.presentation import markdown_table
+from model.tables import markdown_table
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, read_metadata
 from tests.test_scan import run_scan
 from tests.test_video_detector import face_frames

@@ -37,7 +37,7 @@ from sklearn import metrics
 from model.calibration import Calibration, Thresholds
 from model.image_detector import FaceScorer
 from model.preprocessing import IMAGE_SIZE
-from model.presentation import markdown_table
+from model.tables import markdown_table
 from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, load_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel

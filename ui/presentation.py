@@ -21,6 +21,7 @@ from model.calibration import Thresholds
 from model.explain import save_heatmaps
 from model.live import RollingVerdict
 from model.report import Report, ScoredFace
+from model.tables import markdown_table
 
 FAKE_RGB = (220, 38, 38)
 REAL_RGB = (22, 163, 74)
@@ -185,11 +186,13 @@ def provenance_line(report: Report) -> str:
 def probability_line(report: Report) -> str:
     """The fake probability and the thresholds it was compared with."""
     thresholds = report.thresholds or Thresholds(0.5, 0.5)
-    text = f"Fake probability **{report.fake_probability:.2f}**"
+    numbers = (report.fake_probability, thresholds.real_below, thresholds.fake_from)
+    digits = next((d for d in (2, 3, 4) if len({round(n, d) for n in numbers}) == len(set(numbers))), 4)
+    text = f"Fake probability **{report.fake_probability:.{digits}f}**"
     if thresholds.real_below < thresholds.fake_from:
-        return (f"{text} (calibrated: the model calls a face fake at {thresholds.fake_from:.2f} or above, real "
-                f"below {thresholds.real_below:.2f}, and uncertain in between).")
-    return f"{text} (the model calls it fake at {thresholds.fake_from:.2f} or above)."
+        return (f"{text} (calibrated: the model calls a face fake at {thresholds.fake_from:.{digits}f} or above, "
+                f"real below {thresholds.real_below:.{digits}f}, and uncertain in between).")
+    return f"{text} (the model calls it fake at {thresholds.fake_from:.{digits}f} or above)."
 
 
 def input_quality_line(report: Report, subject: str) -> str:
@@ -201,8 +204,10 @@ def input_quality_line(report: Report, subject: str) -> str:
     reasons = []
     if small:
         sizes = sorted(face.size_px for face in report.faces if "small" in face.flags)
-        reasons.append(f"{'the face is' if len(report.faces) == 1 else f'{small} of the faces are'} small "
-                       f"({sizes[0]} px)")
+        faces = "frames' faces" if report.kind == "video" else "faces"
+        whose = ("the face is" if len(report.faces) == 1
+                 else f"{small} of the {len(report.faces)} {faces} {'is' if small == 1 else 'are'}")
+        reasons.append(f"{whose} small ({sizes[0]} px)")
     if compressed:
         quality = report.extra.get("jpeg_quality")
         reasons.append("the file is heavily compressed" + (f" (JPEG quality {quality})" if quality else ""))
@@ -357,32 +362,6 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
     else:
         lines.append("No test metrics were stored with this model.")
     return "\n\n".join(lines)
-
-
-def markdown_table(rows: list[dict[str, Any]], first: str) -> str:
-    """Rows as a Markdown table (shares in percent); ``model``, ``clips`` and ``frame_roc_auc`` columns appear
-    where the rows have them (video evaluation)."""
-    columns = [(first, first), ("model", "model"), ("faces", "faces"), ("clips", "clips"), ("roc_auc", "ROC-AUC"),
-               ("frame_roc_auc", "frame ROC-AUC"), ("brier", "Brier"), ("real_called_fake", "real called fake"),
-               ("fakes_caught", "fakes caught"), ("uncertain", "uncertain")]
-    columns = [(key, title) for key, title in columns if key == first or any(key in row for row in rows)]
-    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = []
-        for key, _ in columns:
-            value = row.get(key)
-            if key == first and row.get("split") not in (None, "test"):
-                value = f"{value} ({row['split']})"
-            if value is None:
-                cells.append("—")
-            elif key in ("real_called_fake", "fakes_caught", "uncertain"):
-                cells.append(f"{100 * value:.1f} %")
-            elif isinstance(value, float):
-                cells.append(f"{value:.3f}")
-            else:
-                cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: list[str | Path]) -> str:

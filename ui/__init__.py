@@ -1,0 +1,1 @@
+"""What the app shows for a result: colours, CSS, user-facing prose, the model card page, report files."""
