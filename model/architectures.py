@@ -13,6 +13,7 @@ from keras import layers
 
 from model.backbones import BACKBONES, HEAD_LAYERS, Backbone
 from model.preprocessing import IMAGE_SIZE
+from model.video import SAMPLED_FRAMES
 
 
 def _srm_kernels() -> np.ndarray:
@@ -126,7 +127,7 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
     return IMAGE_ARCHITECTURES[name](image_size=image_size)
 
 
-VIDEO_FRAMES = 20
+VIDEO_FRAMES = SAMPLED_FRAMES
 VIDEO_IMAGE_SIZE = 128
 ENCODER_NAME = "efficientnetb0"
 BACKBONE_CHOICES = "imagenet|none|PATH"

@@ -8,8 +8,10 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-DETECTION_SIDE = 480
-MIN_CONFIDENCE = 0.90
+from model.face_recipe import FACE_RECIPE
+
+DETECTION_SIDE = FACE_RECIPE.detection_side
+MIN_CONFIDENCE = FACE_RECIPE.min_confidence
 MIN_IMAGE_SIDE = 24
 
 

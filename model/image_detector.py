@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from model.calibration import Calibration, Thresholds
 from model.explain import GradCam, image_cam
+from model.face_recipe import FaceRecipe
 from model.faces import FaceDetector
 from model.imaging import jpeg_quality, read_image
 from model.preprocessing import crop_face, resize_faces
@@ -29,6 +30,7 @@ class FaceScorer:
         self.calibration = Calibration.from_metadata(metadata)
         self.thresholds = Thresholds.from_metadata(metadata)
         self.reliable_input = {**RELIABLE_INPUT, **metadata.get("reliable_input", {})}
+        self.recipe = FaceRecipe.from_metadata(metadata)
         self.name = f"{metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
         self.metadata = metadata
         spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
@@ -70,11 +72,13 @@ class FaceScorer:
 
 
 class ImageDetector:
-    """Find every face in a picture and call the picture by its most suspicious face."""
+    """Find every face in a picture and call the picture by its most suspicious face, cutting faces by the face
+    recipe the model was trained with."""
 
     def __init__(self, scorer: FaceScorer | None = None, faces: FaceDetector | None = None) -> None:
         self.scorer = scorer or FaceScorer()
-        self.faces = faces or FaceDetector()
+        recipe = self.scorer.recipe
+        self.faces = faces or FaceDetector(recipe.detection_side, recipe.min_confidence)
 
     def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False,
                 explain: bool = False) -> Report:
@@ -87,7 +91,8 @@ class ImageDetector:
         if faces_cropped:
             found = [((0, 0, width, height), None, rgb)]
         else:
-            found = [(face.box, face.score, crop_face(rgb, face.box)) for face in self.faces.detect(rgb)]
+            margin = self.scorer.recipe.margin
+            found = [(face.box, face.score, crop_face(rgb, face.box, margin)) for face in self.faces.detect(rgb)]
         report = Report(path=path, kind="image", verdict="no_face", model=self.scorer.name)
         if found:
             quality = jpeg_quality(path) if path else None

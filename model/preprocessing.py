@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from model.face_recipe import FACE_RECIPE
+
 IMAGE_SIZE = 256
-CROP_MARGIN = 1.15
+CROP_MARGIN = FACE_RECIPE.margin
 
 
 @tf.function(reduce_retracing=True)

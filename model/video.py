@@ -17,10 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model.face_recipe import FACE_RECIPE
 from model.imaging import InputError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
-SAMPLED_FRAMES = 20
+SAMPLED_FRAMES = FACE_RECIPE.frames
 MAX_SECONDS = 60.0
 FALLBACK_FPS = 30.0
 MAX_FPS = 240.0

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from model.face_recipe import FACE_RECIPE
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import IMAGE_SIZE
 from train.data import Labelled, load_splits
@@ -112,8 +113,9 @@ def domains_from_args(data: list[str] | None, spec: str | None) -> list[Domain]:
 
 
 def _cache_name(path: Path, suffix: str = "") -> str:
+    """The cache file name of a source file: its path, size and modification time and today's face recipe."""
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}{suffix}"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{FACE_RECIPE.key()}{suffix}"
     return hashlib.sha1(key.encode()).hexdigest()[:20] + ".png"
 
 

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
+from model.face_recipe import FACE_RECIPE
 from model.faces import FaceDetector
 from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
@@ -54,7 +55,7 @@ class FaceSequence:
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as handle:
             np.savez_compressed(handle, faces=self.faces, indices=self.indices, serving=self.serving,
-                                frame_count=self.frame_count, label=label)
+                                frame_count=self.frame_count, label=label, face_recipe=FACE_RECIPE.key())
         os.replace(partial, path)
 
 
@@ -128,6 +129,16 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
                         frame_count=clip.frame_count)
 
 
+def is_current(path: Path, image_size: int) -> bool:
+    """Whether a cached sequence was cut by today's face recipe at ``image_size`` (else it is rebuilt)."""
+    try:
+        with np.load(path) as stored:
+            recipe = str(stored["face_recipe"]) if "face_recipe" in stored else None
+            return recipe == FACE_RECIPE.key() and stored["faces"].shape[1] == image_size
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def cache_path(out: Path, data_root: Path, video: Path) -> Path:
     """Where a clip's sequence is cached: its path below the data folder, with ``.npz``."""
     return (out / video.relative_to(data_root)).with_suffix(".npz")
@@ -155,13 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     jobs = sorted({(Path(p), y) for split in splits.values() for p, y in zip(split.paths, split.labels)})
     detector = FaceDetector()
-    done = skipped = kept = 0
+    done = skipped = kept = stale = 0
     progress = tqdm(jobs, desc="clips", unit="clip", file=sys.stderr)
     for video, label in progress:
         target = cache_path(out, data_root, video)
         if target.exists():
-            kept += 1
-            continue
+            if is_current(target, args.image_size):
+                kept += 1
+                continue
+            stale += 1
         try:
             sequence = extract_clip(video, detector, args.frames, args.extra_frames, args.image_size)
         except (ClipError, cv2.error) as error:
@@ -170,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sequence.save(target, label)
         done += 1
-    print(f"{done} clips extracted, {kept} already cached, {skipped} skipped -> {out}", file=sys.stderr)
+    print(f"{done} clips extracted ({stale} of them replacing sequences cut by another face recipe or size), "
+          f"{kept} already cached, {skipped} skipped -> {out}", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.architectures import IMAGE_MODEL_CHOICES, build_image_model
 from model.backbones import BACKBONES, set_backbone_trainable
+from model.face_recipe import FACE_RECIPE
 from model.preprocessing import IMAGE_SIZE
 from model.store import load_model, save_model
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
@@ -174,6 +175,7 @@ def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
         "self_blend_share": args.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
+        "face_recipe": FACE_RECIPE.to_json(),
         "optimizer": {"lr": args.lr, "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
                       "warmup_steps": args.warmup_steps, "batch_norm": args.batch_norm},
         "command": command_line(parser, argv),

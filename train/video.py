@@ -40,6 +40,7 @@ from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZ
                                  assemble_video_model, build_frame_model, build_sequence_head,
                                  frame_model_at, frame_model_from_face_model, is_face_model)
 from model.backbones import BACKBONES
+from model.face_recipe import FACE_RECIPE
 from model.store import load_model, read_metadata, save_model, write_metadata
 from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
@@ -260,6 +261,7 @@ def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits
     video, per_frame = predict_videos(model, val, frames)
     encoder = model.get_layer("encoder").layer.name
     metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
+                                "face_recipe": FACE_RECIPE.to_json(),
                                 "image_size": image_size, "lstm_units": args.lstm_units, **extra,
                                 **calibrate_video(val.labels, video, per_frame),
                                 **provenance(parser, argv, args, splits, summary)}

@@ -1,0 +1,40 @@
+"""How faces are cut, in one place: the crop margin, the detection sizes, the detector's minimum confidence and
+the frames sampled per clip. Serving and training both follow it, every trained model records the recipe it was
+trained with (metadata ``face_recipe``), serving cuts faces by the recipe of the model it loaded, and every face
+cache is keyed on it, so a changed recipe rebuilds the caches instead of reusing crops cut another way."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FaceRecipe:
+    """``margin``: the square crop's side over the detected box's longer side; ``detection_side``: pictures are
+    searched at most this many pixels on their long side; ``frame_detection_side``: the same for video frames;
+    ``min_confidence``: MTCNN's lowest accepted face score; ``frames``: frames sampled per clip."""
+
+    margin: float = 1.15
+    detection_side: int = 480
+    frame_detection_side: int = 320
+    min_confidence: float = 0.90
+    frames: int = 20
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> FaceRecipe:
+        """The recipe a model was trained with; models saved before recipes were recorded used the defaults."""
+        stored = metadata.get("face_recipe") or {}
+        return cls(**{f.name: stored[f.name] for f in fields(cls) if f.name in stored})
+
+    def key(self) -> str:
+        """A short digest for cache keys."""
+        return hashlib.sha1(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+FACE_RECIPE = FaceRecipe()

@@ -1,0 +1,47 @@
+"""One face recipe for serving and training: models record it, serving cuts faces by the loaded model's recipe,
+and the training caches are keyed on it, so a changed margin rebuilds them instead of reusing other crops."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import numpy as np
+
+from model.face_recipe import FACE_RECIPE, FaceRecipe
+from model.image_detector import FaceScorer, ImageDetector
+from model.store import read_metadata, write_metadata
+from train import domains, extract_faces
+from train.extract_faces import FaceSequence
+
+
+def test_a_recipe_round_trips_through_metadata_and_older_models_get_the_defaults():
+    wider = replace(FACE_RECIPE, margin=1.5)
+    assert FaceRecipe.from_metadata({"face_recipe": wider.to_json()}) == wider
+    assert FaceRecipe.from_metadata({}) == FACE_RECIPE
+    assert wider.key() != FACE_RECIPE.key()
+
+
+def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_model, tmp_path, astronaut):
+    wide_model = shutil.copy(small_image_model, tmp_path / "wide.keras")
+    metadata = read_metadata(small_image_model)
+    write_metadata(wide_model, {**metadata, "face_recipe": replace(FACE_RECIPE, margin=1.5).to_json()})
+    plain = ImageDetector(FaceScorer(small_image_model)).analyze(astronaut)
+    wide = ImageDetector(FaceScorer(wide_model)).analyze(astronaut)
+    ratio = wide.faces[0].size_px / plain.faces[0].size_px
+    assert abs(ratio - 1.5 / FACE_RECIPE.margin) < 0.05
+
+
+def test_a_changed_recipe_invalidates_the_training_caches(tmp_path, monkeypatch):
+    picture = tmp_path / "portrait.jpg"
+    picture.write_bytes(b"x")
+    before = domains._cache_name(picture)
+    sequence = tmp_path / "clip.npz"
+    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2).save(sequence, 1)
+    assert extract_faces.is_current(sequence, 8) and not extract_faces.is_current(sequence, 16)
+
+    changed = replace(FACE_RECIPE, margin=1.3)
+    monkeypatch.setattr(domains, "FACE_RECIPE", changed)
+    monkeypatch.setattr(extract_faces, "FACE_RECIPE", changed)
+    assert domains._cache_name(picture) != before
+    assert not extract_faces.is_current(sequence, 8)  # cut by the old recipe: extracted again
