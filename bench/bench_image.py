@@ -128,7 +128,7 @@ def architecture_rows(name: str, size: int, repeats: int, folder: Path) -> list[
     rate = training_throughput(name, size, folder)
     return [(f"{name} at {size} px ({model.count_params():,} parameters): inference per face, batch 32",
              f"{p50 / 32:.1f} ms", f"{p95 / 32:.1f} ms"),
-            (f"  training throughput, batch 32", f"{rate:.1f} img/s", "")]
+            ("  training throughput, batch 32", f"{rate:.1f} img/s", "")]
 
 
 def main() -> None:

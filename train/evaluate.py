@@ -41,38 +41,13 @@ from model.tables import markdown_table
 from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, load_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
-from train.data import Labelled, batched, decoded_images, has_splits, image_dataset, list_labelled, load_splits
+from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
-from train.metrics import (binary_metrics, brier_score, choose_threshold, choose_thresholds,
-                           expected_calibration_error, fit_calibration, plot_confusion, plot_roc, verdict_shares)
+from train.calibration import calibrate, calibrate_video
+from train.metrics import binary_metrics, brier_score, plot_confusion, plot_roc, verdict_shares
+from train.scoring import predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
-
-
-def predict(model: keras.Model, dataset: tf.data.Dataset, count: int) -> np.ndarray:
-    """Fake probabilities for the ``count`` faces of an evaluation dataset, in order. Unreadable files (which the
-    dataset skips) abort: evaluation must be complete, and its labels aligned."""
-    scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
-    if len(scores) != count:
-        raise SystemExit(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
-    return scores
-
-
-def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64) -> np.ndarray:
-    """Fake probabilities for every file of ``data``."""
-    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data))
-
-
-def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Video fake probabilities (n,) and per-frame ones (n, frames) on the serving frames of every clip."""
-    video, per_frame = [], []
-    for start in range(0, len(clips), batch_size):
-        x = np.stack([clips.serving_faces(i, frames) for i in range(start, min(start + batch_size, len(clips)))])
-        outputs = model(x.astype(np.float32), training=False)
-        video.append(np.asarray(outputs["video"]).reshape(-1))
-        per_frame.append(np.asarray(outputs["frames"]).reshape(len(x), -1))
-    return np.concatenate(video), np.concatenate(per_frame)
 
 
 def read_clips(data: Labelled, frames: int, image_size: int) -> Clips:
@@ -123,33 +98,6 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
     return rows
 
 
-CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
-
-
-def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray) -> dict[str, Any]:
-    """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
-    band, fitted on held-out clips (their raw ``predict_videos`` scores), with Brier and ECE before and after."""
-    labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
-    clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
-    frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
-    calibrated = clip_calibration(video)
-    thresholds = choose_thresholds(labels, calibrated)
-    return {"calibration": clip_calibration.to_json(), "threshold": thresholds.fake_from,
-            "real_below": thresholds.real_below, "frame_calibration": frame_calibration.to_json(),
-            "frame_threshold": choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
-            "validation_calibration": {"clips": len(labels),
-                                       **calibration_summary(labels, video, calibrated, thresholds)}}
-
-
-def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds: Thresholds
-                        ) -> dict[str, Any]:
-    """Brier score and expected calibration error before and after calibrating, and the verdict shares."""
-    return {"brier_before": brier_score(labels, raw), "brier_after": brier_score(labels, calibrated),
-            "ece_before": expected_calibration_error(labels, raw),
-            "ece_after": expected_calibration_error(labels, calibrated),
-            **verdict_shares(labels, calibrated, thresholds)}
-
-
 def write_report(labels: list[int], scores: np.ndarray, threshold: float, out: Path, name: str,
                  title: str) -> dict[str, Any]:
     """Compute the metrics at ``threshold`` and save ``{name}_metrics.json``, ``_roc.png`` and ``_confusion.png``."""
@@ -172,19 +120,6 @@ def calibrated_scores(model: keras.Model, metadata: dict[str, Any], data: Labell
                                                        num_parallel_calls=tf.data.AUTOTUNE)
         raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data))
     return Calibration.from_metadata(metadata)(raw)
-
-
-def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64) -> dict[str, Any]:
-    """Platt scaling and the two verdict thresholds fitted on Validation, with Brier and ECE before and after."""
-    labels = np.asarray(validation.labels)
-    raw = predict_images(model, validation, image_size, batch_size)
-    calibration = fit_calibration(labels, raw)
-    calibrated = calibration(raw)
-    thresholds = choose_thresholds(labels, calibrated)
-    return {"calibration": calibration.to_json(), "threshold": thresholds.fake_from,
-            "real_below": thresholds.real_below,
-            "validation_calibration": {"faces": len(labels),
-                                       **calibration_summary(labels, raw, calibrated, thresholds)}}
 
 
 def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:

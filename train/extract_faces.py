@@ -183,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sequence.save(target, label)
         done += 1
-    print(f"{done} clips extracted ({stale} of them replacing sequences cut by another face recipe or size), "
-          f"{kept} already cached, {skipped} skipped -> {out}", file=sys.stderr)
+    print(f"{done} clips extracted, {kept} already cached, {skipped} skipped -> {out}"
+          + (f" ({stale} cached sequences were cut by another face recipe or size: cut again)" if stale else ""),
+          file=sys.stderr)
     return 0
 
 

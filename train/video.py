@@ -46,8 +46,10 @@ from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.data import holds_files, load_splits
-from train.evaluate import calibrate_video, predict_videos, video_domain_rows
-from train.image import add_face_training_flags, train_face_model
+from train.calibration import calibrate_video
+from train.evaluate import video_domain_rows
+from train.scoring import predict_videos
+from train.face_training import add_face_training_flags, train_face_model
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 from train.metrics import binary_metrics
 from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips

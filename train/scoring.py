@@ -1,0 +1,36 @@
+"""A model's raw fake probabilities for labelled faces and clips, in order (for calibration and evaluation)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from train.data import Labelled, image_dataset
+from train.sequences import Clips
+
+
+def predict(model: keras.Model, dataset: tf.data.Dataset, count: int) -> np.ndarray:
+    """Fake probabilities for the ``count`` faces of an evaluation dataset, in order. Unreadable files (which the
+    dataset skips) abort: evaluation must be complete, and its labels aligned."""
+    scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+    if len(scores) != count:
+        raise SystemExit(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
+    return scores
+
+
+def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64) -> np.ndarray:
+    """Fake probabilities for every file of ``data``."""
+    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data))
+
+
+def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Video fake probabilities (n,) and per-frame ones (n, frames) on the serving frames of every clip."""
+    video, per_frame = [], []
+    for start in range(0, len(clips), batch_size):
+        x = np.stack([clips.serving_faces(i, frames) for i in range(start, min(start + batch_size, len(clips)))])
+        outputs = model(x.astype(np.float32), training=False)
+        video.append(np.asarray(outputs["video"]).reshape(-1))
+        per_frame.append(np.asarray(outputs["frames"]).reshape(len(x), -1))
+    return np.concatenate(video), np.concatenate(per_frame)
