@@ -164,7 +164,7 @@ def heatmap_toggle(prefix: str) -> gr.Checkbox:
     return gr.Checkbox(True, label="Show where the model looked (heatmaps)", elem_id=f"{prefix}-explain")
 
 
-def heatmap_gallery(prefix: str, columns: int = 6, height: int = 150) -> gr.Gallery:
+def heatmap_gallery(prefix: str, columns: int = 4, height: int = 240) -> gr.Gallery:
     """The gallery of heatmap overlays, with its one-line legend."""
     gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
                          object_fit="contain", elem_id=f"{prefix}-heatmaps")
@@ -341,11 +341,15 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                           ("Video model", video_name if has_video else None, video_metadata)]
                 loaded = [image_model_path] + ([video_model_path] if has_video else [])
                 shipped = [show.model_kind(path) for path in loaded if Path(path).resolve() in SHIPPED_MODELS]
-                gr.Markdown(show.about_markdown(models, show.model_cards(loaded)), elem_id="about-card")
+                gr.Markdown(show.LIMITS, elem_id="about-limits")
+                gr.Markdown(show.about_markdown(models, []), elem_id="about-card")
                 with gr.Row():
                     for path, caption in show.about_images(ASSETS, shipped):
                         gr.Image(path, label=caption, interactive=False, buttons=["fullscreen"])
-                gr.Markdown(show.LIMITS, elem_id="about-limits")
+                for card in show.model_cards(loaded):
+                    with gr.Accordion(f"Model card: {Path(card).name} (training, data, every measurement)",
+                                      open=False):
+                        gr.Markdown(show.card_markdown(card), elem_classes=["about-model-card"])
 
         image_button.click(analyze_image, [image_in, image_explain], image_out, api_name="analyze_image",
                            concurrency_id="analysis")

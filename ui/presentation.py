@@ -70,8 +70,19 @@ def record(report: Report, name: str | None = None) -> dict[str, Any]:
 
 
 def report_text(data: dict[str, Any]) -> str:
-    """The JSON report as the text that is shown and downloaded."""
-    return json.dumps(data, indent=2, default=_plain) + "\n"
+    """The JSON report as the text that is shown and downloaded: indented, with lists of plain values (boxes,
+    flags) kept on one line, so that a clip's report stays readable."""
+    return _compact(json.loads(json.dumps(data, default=_plain)), 0) + "\n"
+
+
+def _compact(value: Any, depth: int) -> str:
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key)}: {_compact(item, depth + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return "[\n" + ",\n".join(f"{inner}{_compact(item, depth + 1)}" for item in value) + f"\n{pad}]"
+    return json.dumps(value)
 
 
 def request_folder(directory: str | Path, max_age_s: float = REPORT_MAX_AGE_S) -> Path:
@@ -377,15 +388,19 @@ def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: 
              "model frame by frame. The video model's clip and per-frame probabilities are calibrated on held-out "
              "clips too, with the same three verdicts."]
     parts += [model_section(title, name, metadata) for title, name, metadata in models]
-    for card in cards:
-        try:
-            text = Path(card).read_text(encoding="utf-8").strip()
-        except OSError:
-            continue
-        if text:
-            text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)  # front matter
-            parts.append(re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M))
+    parts += [text for text in map(card_markdown, cards) if text]
     return "\n\n".join(parts)
+
+
+def card_markdown(card: str | Path) -> str:
+    """A model card's Markdown for the About tab (front matter dropped, headings one level down); empty when the
+    file cannot be read."""
+    try:
+        text = Path(card).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)  # front matter
+    return re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M)
 
 
 def model_kind(model_path: str | Path) -> str:
