@@ -75,7 +75,14 @@ class Clip:
 
         Fewer come back when the clip ends early (a wrong frame count); raises ``InputError`` when none decodes.
         """
-        wanted = np.unique(spread(self.frame_count, samples))
+        return self.frames_at(spread(self.frame_count, samples))
+
+    def frames_at(self, indices: np.ndarray | list[int]) -> Iterator[Frame]:
+        """The frames at ``indices`` (any order, repeats ignored), in clip order, decoded in one sequential pass:
+        the one frame reader of serving and training. Raises ``InputError`` when none decodes."""
+        wanted = np.unique(np.asarray(indices, int))
+        if not len(wanted):
+            raise InputError("no frame of the video could be decoded")
         capture = _capture(self.path)
         position = decoded = 0
         try:

@@ -109,6 +109,17 @@ class VideoModel:
         return sums / counts[:, None, None]
 
 
+def find_frame_faces(detector: FaceDetector, frames: list[np.ndarray], side: int = FRAME_DETECTION_SIDE
+                     ) -> list[list[Face]]:
+    """The faces of video frames as serving finds them, for serving and training alike: ``DETECTION_BATCH``
+    frames per detector call at ``side`` pixels, largest face first, at most ``MAX_FACES_PER_FRAME``."""
+    found: list[list[Face]] = []
+    for start in range(0, len(frames), DETECTION_BATCH):
+        found += [faces[:MAX_FACES_PER_FRAME]
+                  for faces in detector.detect_fast(frames[start:start + DETECTION_BATCH], side)]
+    return found
+
+
 def models_for(video_model_path: str | Path | None) -> list[str]:
     """The models a clip can be judged with, the default first: ``["video", "image"]`` when the video weights
     exist, else ``["image"]``. Known from the path alone, before the video model has loaded."""
@@ -161,10 +172,9 @@ class VideoDetector:
 
     def _find_faces(self, batch: list[Frame]) -> list[SampledFrame]:
         """The faces of a few decoded frames, and their crops (the frames themselves are not kept)."""
-        found = self.faces.detect_fast([frame.rgb for frame in batch], self.detection_side)
-        return [SampledFrame(frame.index, frame.time_s, faces[:MAX_FACES_PER_FRAME],
-                             [crop_face(frame.rgb, face.box, self.recipe.margin).copy()
-                              for face in faces[:MAX_FACES_PER_FRAME]])
+        found = find_frame_faces(self.faces, [frame.rgb for frame in batch], self.detection_side)
+        return [SampledFrame(frame.index, frame.time_s, faces,
+                             [crop_face(frame.rgb, face.box, self.recipe.margin).copy() for face in faces])
                 for frame, faces in zip(batch, found)]
 
     def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str, explain: bool = False

@@ -28,7 +28,7 @@ from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
 from model.tracks import link_tracks
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
-from model.video_detector import DETECTION_BATCH, FRAME_DETECTION_SIDE, MAX_FACES_PER_FRAME
+from model.video_detector import find_frame_faces
 from train.data import load_splits
 
 EXTRA_FRAMES = 12
@@ -59,34 +59,9 @@ class FaceSequence:
         os.replace(partial, path)
 
 
-def read_frames(path: Path, indices: np.ndarray) -> dict[int, np.ndarray]:
-    """The RGB frames at ``indices``, decoded in one sequential pass with the same decoder settings as
-    ``model.video`` (which reads one spread of frames per pass; training needs two spreads at once)."""
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-    frames: dict[int, np.ndarray] = {}
-    try:
-        wanted = {int(i) for i in indices}
-        for index in range(max(wanted, default=-1) + 1):
-            if not capture.grab():
-                break
-            if index in wanted:
-                ok, bgr = capture.retrieve()
-                if ok and bgr is not None and bgr.size:
-                    frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
-    return frames
-
-
 def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int]) -> dict[int, list]:
-    """Faces of the given frames, found in batches as ``VideoDetector`` finds them (largest first, at most five)."""
-    found: dict[int, list] = {}
-    for start in range(0, len(indices), DETECTION_BATCH):
-        batch = indices[start:start + DETECTION_BATCH]
-        for index, faces in zip(batch, detector.detect_fast([frames[i] for i in batch], FRAME_DETECTION_SIDE)):
-            found[index] = faces[:MAX_FACES_PER_FRAME]
-    return found
+    """Faces of the given frames, found as ``VideoDetector`` finds them (``find_frame_faces``)."""
+    return dict(zip(indices, find_frame_faces(detector, [frames[i] for i in indices])))
 
 
 def _main_track(indices: list[int], faces: dict[int, list]) -> dict[int, tuple[int, int, int, int]]:
@@ -110,9 +85,10 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
     serving_wanted = np.unique(spread(clip.frame_count, frames))
     wanted = np.union1d(serving_wanted, spread(clip.frame_count, frames + extra_frames)) if extra_frames \
         else serving_wanted
-    decoded = read_frames(clip.path, wanted)
-    if not decoded:
-        raise ClipError("no frame of the video could be decoded")
+    try:
+        decoded = {frame.index: frame.rgb for frame in clip.frames_at(wanted)}
+    except InputError as error:
+        raise ClipError(str(error)) from None
     served = [int(i) for i in serving_wanted if int(i) in decoded]
     extra = [i for i in sorted(decoded) if i not in set(served)]
     faces = {**_detect(detector, decoded, served), **_detect(detector, decoded, extra)}
