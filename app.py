@@ -20,7 +20,9 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import Future  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass, fields  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -60,6 +62,7 @@ from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
 from model.imaging import InputError, read_image  # noqa: E402
 from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
+from model.report import Report  # noqa: E402
 from model.store import read_metadata  # noqa: E402
 from model.video_detector import VideoDetector, models_for  # noqa: E402
 
@@ -172,23 +175,66 @@ def heatmap_gallery(prefix: str, columns: int = 4, height: int = 240) -> gr.Gall
     return gallery
 
 
-def result_panel(prefix: str) -> list[gr.components.Component]:
-    """Verdict, confidences, boxed picture, crop and heatmap galleries and the JSON report of one picture, in the
-    order the handlers return them."""
-    with gr.Row():
-        with gr.Column(scale=2):
-            verdict = gr.Markdown(label="Verdict", elem_id=f"{prefix}-verdict")
-            confidence = gr.Label(label="Confidence", show_heading=False, elem_id=f"{prefix}-confidence")
-        boxed = gr.Image(label="Faces found", show_label=False, type="filepath", interactive=False, scale=3,
-                         elem_id=f"{prefix}-boxed")
-    crops = gr.Gallery(label="Face crops", columns=6, fit_columns=False, height=150, object_fit="contain",
-                       elem_id=f"{prefix}-crops")
-    heatmaps = heatmap_gallery(prefix)
-    with gr.Accordion("JSON report", open=False):
-        report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
-        report_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
-                              elem_id=f"{prefix}-report-json")
-    return [verdict, confidence, boxed, crops, report_file, report_json, heatmaps]
+@dataclass(frozen=True)
+class Result:
+    """What a result panel shows, field by field; the fields' order is the endpoints' output order."""
+
+    verdict: str
+    confidence: dict[str, float] | None
+    picture: Any  # the picture with its faces boxed (a file), or a clip's fake probability over time
+    crops: list[tuple[str, str]]
+    report_file: str
+    report_json: str
+    heatmaps: list[tuple[str, str]]
+
+    def values(self) -> list[Any]:
+        return [getattr(self, field.name) for field in fields(self)]
+
+    @classmethod
+    def unchanged(cls) -> list[Any]:
+        return [gr.skip()] * len(fields(cls))
+
+
+@dataclass(frozen=True)
+class ResultPanel:
+    """The components of one tab's result, one per ``Result`` field: the Image and Webcam tabs show the boxed
+    picture beside the verdict, the Video tab the fake probability over time."""
+
+    verdict: gr.Markdown
+    confidence: gr.Label
+    picture: gr.components.Component
+    crops: gr.Gallery
+    report_file: gr.File
+    report_json: gr.Code
+    heatmaps: gr.Gallery
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [getattr(self, field.name) for field in fields(self)]
+
+    @classmethod
+    def build(cls, prefix: str, clip: bool = False) -> ResultPanel:
+        columns, height = (5, 260) if clip else (6, 150)
+        with gr.Row() if not clip else gr.Column():
+            with gr.Column(scale=2):
+                verdict = gr.Markdown(label="Verdict", elem_id=f"{prefix}-verdict")
+                confidence = gr.Label(label="Confidence", show_heading=False, elem_id=f"{prefix}-confidence")
+            if clip:
+                picture = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
+                                      label="Fake probability over time", elem_id=f"{prefix}-plot",
+                                      color_map={"fake probability": "#dc2626", "threshold": "#6b7280",
+                                                 "fake threshold": "#6b7280", "real threshold": "#16a34a"})
+            else:
+                picture = gr.Image(label="Faces found", show_label=False, type="filepath", interactive=False,
+                                   scale=3, elem_id=f"{prefix}-boxed")
+        crops = gr.Gallery(label="Sampled face crops" if clip else "Face crops", columns=columns, fit_columns=False,
+                           height=height, object_fit="contain", elem_id=f"{prefix}-crops")
+        heatmaps = heatmap_gallery(prefix, columns=columns if clip else 4, height=250 if clip else 240)
+        with gr.Accordion("JSON report", open=False):
+            report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
+            report_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
+                                  elem_id=f"{prefix}-report-json")
+        return cls(verdict, confidence, picture, crops, report_file, report_json, heatmaps)
 
 
 def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], report_dir: Path,
@@ -203,6 +249,13 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
     video_models = models_for(video_model_path)
     has_video = "video" in video_models
 
+    def result(report: Report, subject: str, picture: Callable[[Path], Any]) -> Result:
+        """The panel's fields for one report; its files (picture, crops, heatmaps, JSON) go to a fresh folder."""
+        data, folder = show.record(report), show.request_folder(report_dir)
+        return Result(show.verdict_markdown(report, subject), show.confidences(report), picture(folder),
+                      show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
+                      show.heatmap_gallery(report, folder))
+
     def analyze_image(image: str | None, explain: bool = True):
         """Find and score every face in one image file; ``explain`` adds a heatmap per face.
 
@@ -214,15 +267,12 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
         with user_errors("image"):
             rgb = read_image(image)
             report = image_detector.analyze(rgb, path=image, explain=explain)
-            data, folder = show.record(report), show.request_folder(report_dir)
-            return (show.verdict_markdown(report), show.confidences(report),
-                    show.save_picture(show.annotate(rgb, report), folder / "faces.jpg"),
-                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
-                    show.heatmap_gallery(report, folder))
+            return result(report, "picture", lambda folder: show.save_picture(show.annotate(rgb, report),
+                                                                            folder / "faces.jpg")).values()
 
     def analyze_snapshot(image: str | None, explain: bool = True):
         if not image:  # the snapshot was cleared
-            return [gr.skip()] * 7
+            return Result.unchanged()
         return analyze_image(image, explain)
 
     live = LiveScorer(image_detector)
@@ -254,10 +304,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
             report = video_detector.analyze_file(video, model=model, explain=explain)
             if report.verdict == "error":
                 raise InputError(report.error or "the video could not be read")
-            data, folder = show.record(report), show.request_folder(report_dir)
-            return (show.verdict_markdown(report, "clip"), show.confidences(report), show.timeline(report),
-                    show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
-                    show.heatmap_gallery(report, folder))
+            return result(report, "clip", lambda folder: show.timeline(report)).values()
 
     image_metadata = image_detector.scorer.metadata
     with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
@@ -275,7 +322,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                         gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=[image_in],
                                     cache_examples=False, label="Examples (made by this project)")
                     with gr.Column(scale=3):
-                        image_out = result_panel("image")
+                        image_out = ResultPanel.build("image")
                 gr.Markdown(RESULT_HELP)
             with gr.Tab("Webcam", id="webcam"), gr.Tabs():
                 with gr.Tab("Snapshot", id="snapshot"):
@@ -288,7 +335,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                                                read_image)
                             snapshot_explain = heatmap_toggle("webcam")
                         with gr.Column(scale=3):
-                            webcam_out = result_panel("webcam")
+                            webcam_out = ResultPanel.build("webcam")
                 with gr.Tab("Live", id="live"):
                     gr.Markdown(f"Press record to stream your camera: a few frames a second are scored (frames that "
                                 f"arrive while one is scored are skipped, never queued) and the verdict rolls over "
@@ -319,21 +366,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                             gr.Examples([[str(p)] for p in clips], inputs=[video_in], cache_examples=False,
                                         label="Examples (made by this project)")
                     with gr.Column(scale=3):
-                        video_verdict = gr.Markdown(label="Verdict", elem_id="video-verdict")
-                        video_confidence = gr.Label(label="Confidence", show_heading=False,
-                                                    elem_id="video-confidence")
-                        video_plot = gr.LinePlot(x="time (s)", y="fake probability", color="series",
-                                                 y_lim=[0, 1], label="Fake probability over time",
-                                                 color_map={"fake probability": "#dc2626", "threshold": "#6b7280",
-                                                            "fake threshold": "#6b7280", "real threshold": "#16a34a"},
-                                                 elem_id="video-plot")
-                video_crops = gr.Gallery(label="Sampled face crops", columns=10, fit_columns=False, height=250,
-                                         object_fit="contain", elem_id="video-crops")
-                video_heatmaps = heatmap_gallery("video", columns=10, height=250)
-                with gr.Accordion("JSON report", open=False):
-                    video_file = gr.File(label="Download", elem_id="video-report-file")
-                    video_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
-                                         elem_id="video-report-json")
+                        video_out = ResultPanel.build("video", clip=True)
             with gr.Tab("About", id="about"):
                 video_metadata = read_metadata(video_model_path) if has_video else {}
                 video_name = f"{video_metadata.get('architecture', 'video')}@{Path(video_model_path).name}"
@@ -351,16 +384,14 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                                       open=False):
                         gr.Markdown(show.card_markdown(card), elem_classes=["about-model-card"])
 
-        image_button.click(analyze_image, [image_in, image_explain], image_out, api_name="analyze_image",
+        image_button.click(analyze_image, [image_in, image_explain], image_out.outputs, api_name="analyze_image",
                            concurrency_id="analysis")
-        snapshot.change(analyze_snapshot, [snapshot, snapshot_explain], webcam_out, api_visibility="private",
+        snapshot.change(analyze_snapshot, [snapshot, snapshot_explain], webcam_out.outputs, api_visibility="private",
                         concurrency_id="analysis", trigger_mode="always_last")
         live_in.stream(analyze_live, [live_in, live_state], [live_boxes, live_verdict, live_state],
                        stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_SECONDS, concurrency_id="live",
                        concurrency_limit=1, api_visibility="private", show_progress="hidden")
-        video_button.click(analyze_video, [video_in, model_in, video_explain],
-                           [video_verdict, video_confidence, video_plot, video_crops, video_file, video_json,
-                            video_heatmaps],
+        video_button.click(analyze_video, [video_in, model_in, video_explain], video_out.outputs,
                            api_name="analyze_video", concurrency_id="analysis")
     return demo
 
