@@ -69,6 +69,22 @@ def test_verdicts_confidences_and_captions(tmp_path):
     assert "No face found" in show.verdict_markdown(empty)
 
 
+def test_a_clip_says_when_the_two_models_disagree_and_rounds_apart_close_numbers():
+    from ui import presentation as show
+
+    report = _report([((0, 0, 10, 10), 0.72)], threshold=0.6)
+    report.kind = "video"
+    report.extra.update(video_model="video", scores={"video": 0.72, "image": 0.32},
+                        score_verdicts={"video": "fake", "image": "real"}, frames_with_face=8, frames_sampled=8)
+    assert "**The two models disagree:**" in show.verdict_markdown(report, "clip")
+    report.extra["score_verdicts"] = {"video": "fake", "image": "uncertain"}
+    text = show.verdict_markdown(report, "clip")
+    assert "disagree" not in text and "The image model alone gives 0.32" in text
+    close = _report([((0, 0, 10, 10), 0.3799)], threshold=0.6)
+    close.decide(show.Thresholds(0.3784, 0.6308))
+    assert "**0.380**" in show.probability_line(close) and "real below 0.378" in show.probability_line(close)
+
+
 def test_record_and_report_file(tmp_path):
     from ui import presentation as show
 

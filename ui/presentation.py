@@ -381,8 +381,9 @@ def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: 
     ``LIMITS`` is separate so that the app can show the ROC and confusion figures before it.
     """
     parts = ["## About the models",
-             "Each face is found with MTCNN, cropped with a little margin and scored by a small CNN trained to tell "
-             "real faces from manipulated ones; its probability is calibrated on held-out faces, and scores between "
+             "Each face is found with MTCNN, cropped with a little margin and scored by a CNN (EfficientNet-Lite0, "
+             "started from ImageNet weights) fine-tuned to tell real faces from manipulated ones; its probability is "
+             "calibrated on held-out faces, and scores between "
              "two thresholds are called uncertain. A picture is called by its most suspicious face; a clip either by "
              "the video model (a frame encoder with a recurrent layer over the sampled frames) or by the image "
              "model frame by frame. The video model's clip and per-frame probabilities are calibrated on held-out "
