@@ -11,15 +11,22 @@ IMAGE_SIZE = 256
 CROP_MARGIN = FACE_RECIPE.margin
 
 
-@tf.function(reduce_retracing=True)
 def resize_faces(images: tf.Tensor | np.ndarray, size: int) -> tf.Tensor:
     """Resize RGB face crops (H, W, 3) or a batch of them to ``size``×``size``: float32 holding whole 0–255 values.
 
     Rounding to whole values lets training cache the result as uint8 without changing a pixel; the models
-    rescale their inputs themselves. A graph: the same pixels as op by op, in half the time for crops of
-    varying sizes (tracing generalises their shapes).
+    rescale their inputs themselves. One crop goes through the batch graph as a batch of one, so that the graph
+    only ever sees batches and tracing can generalise their shapes without losing their rank.
     """
     images = tf.convert_to_tensor(images)
+    if images.shape.rank == 3:
+        return _resize_batch(images[None], size)[0]
+    return _resize_batch(images, size)
+
+
+@tf.function(reduce_retracing=True)
+def _resize_batch(images: tf.Tensor, size: int) -> tf.Tensor:
+    """A graph: the same pixels as op by op, in half the time for crops of varying sizes."""
     resized = tf.image.resize(tf.cast(images, tf.float32), (size, size), method="bilinear", antialias=True)
     return tf.round(tf.clip_by_value(resized, 0.0, 255.0))
 
