@@ -28,7 +28,7 @@ from typing import Any  # noqa: E402
 
 import model  # noqa: E402, F401  (TensorFlow's settings, before anything imports TensorFlow)
 from model.imaging import MAX_FILE_BYTES  # noqa: E402
-from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL  # noqa: E402
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +63,6 @@ from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
 from model.imaging import InputError, read_image  # noqa: E402
 from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveScorer, RollingVerdict  # noqa: E402
 from model.report import Report  # noqa: E402
-from model.store import read_metadata  # noqa: E402
 from model.video_detector import VideoDetector, models_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -306,7 +305,6 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                 raise InputError(report.error or "the video could not be read")
             return result(report, "clip", lambda folder: show.timeline(report)).values()
 
-    image_metadata = image_detector.scorer.metadata
     with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# Deepfake detector\nFinds the faces in a picture or a clip and estimates, for each, how likely "
                     "it is to be manipulated. A research demo: read the **About** tab before trusting a verdict.")
@@ -368,10 +366,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                     with gr.Column(scale=3):
                         video_out = ResultPanel.build("video", clip=True)
             with gr.Tab("About", id="about"):
-                video_metadata = read_metadata(video_model_path) if has_video else {}
-                video_name = f"{video_metadata.get('architecture', 'video')}@{Path(video_model_path).name}"
-                models = [("Image model", image_detector.scorer.name, image_metadata),
-                          ("Video model", video_name if has_video else None, video_metadata)]
+                models = [("Image model", image_detector.scorer.info),
+                          ("Video model", ModelInfo.read(video_model_path) if has_video else None)]
                 loaded = [image_model_path] + ([video_model_path] if has_video else [])
                 shipped = [show.model_kind(path) for path in loaded if Path(path).resolve() in SHIPPED_MODELS]
                 gr.Markdown(show.LIMITS, elem_id="about-limits")

@@ -109,7 +109,7 @@ def model_rows(path: str, repeats: int, folder: Path) -> list[tuple[str, str, st
     crop = photo_with_face(200, 200)
     p50, p95 = percentiles(time_calls(lambda: scorer.score([crop]), repeats * 3))
     rows.append((f"  model only, 1 crop at {scorer.image_size} px", f"{p50:.1f} ms", f"{p95:.1f} ms"))
-    architecture = scorer.metadata.get("architecture", "residual_cnn")
+    architecture = scorer.info.architecture
     rate = training_throughput(architecture, scorer.image_size, folder)
     rows.append((f"  training throughput, {architecture} at {scorer.image_size}px, batch 32", f"{rate:.1f} img/s", ""))
     rate = augmentation_throughput(scorer.image_size, folder)

@@ -101,7 +101,7 @@ def child(args: argparse.Namespace) -> None:
     report = detector.analyze_file(args.child, model=args.model)
     print(json.dumps({"before_mb": before, "during_mb": status_mb("VmHWM") if reset else None,
                       "maxrss_mb": peak_rss_mb(), "seconds": time.perf_counter() - started,
-                      "frames_with_face": report.extra.get("frames_with_face")}))
+                      "frames_with_face": report.clip.frames_with_face if report.clip else None}))
 
 
 def memory_row(args: argparse.Namespace, clip: Path, model: str) -> dict:
@@ -137,7 +137,7 @@ def main() -> None:
             assert report.verdict in ("real", "uncertain", "fake"), report.error
             p50, p95 = timed(lambda: detector.analyze_file(ten, model=model), args.repeats)
             rows.append((f"10-s 720p clip, {args.frames} frames, `--model {model}` ({report.model})", p50, p95,
-                         f"face in {report.extra['frames_with_face']}/{report.extra['frames_sampled']} frames"))
+                         f"face in {report.clip.frames_with_face}/{report.clip.frames_sampled} frames"))
         clip = open_clip(ten)
         p50, p95 = timed(lambda: sum(1 for _ in clip.frames(args.frames)), args.repeats)
         rows.append((f"  of which decoding {clip.frame_count} frames, keeping {args.frames}", p50, p95, ""))

@@ -56,5 +56,6 @@ class Thresholds:
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Thresholds:
         """The stored band; a model with one ``threshold`` (older files) has no uncertain band."""
-        fake_from = float(metadata.get("threshold", 0.5))
-        return cls(min(float(metadata.get("real_below", fake_from)), fake_from), fake_from)
+        fake_from, real_below = metadata.get("threshold"), metadata.get("real_below")
+        fake_from = 0.5 if fake_from is None else float(fake_from)
+        return cls(fake_from if real_below is None else min(float(real_below), fake_from), fake_from)

@@ -98,18 +98,18 @@ def save_heatmaps(report: Report, folder: str | Path, stem: str) -> list[str]:
     face's ``heatmap``; for clips also the frame's) and return the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    frames = [row for row in report.extra.get("frames", []) if row.get("fake_probability") is not None]
+    frames = report.clip.scored_frames if report.clip is not None else []
     paths = []
     for position, face in enumerate(report.faces):
         if face.heatmap is None:
             continue
-        row = frames[position] if report.kind == "video" and position < len(frames) else None
-        name = f"{stem}_frame{row['index']}.png" if row is not None else f"{stem}_face{position + 1}.png"
+        row = frames[position] if position < len(frames) else None
+        name = f"{stem}_frame{row.index}.png" if row is not None else f"{stem}_face{position + 1}.png"
         path = folder / name
         if not cv2.imwrite(str(path), cv2.cvtColor(overlay(face.crop, face.heatmap), cv2.COLOR_RGB2BGR)):
             raise OSError(f"could not write {path}")
         face.heatmap_path = str(path)
         if row is not None:
-            row["heatmap"] = str(path)
+            row.heatmap_path = str(path)
         paths.append(str(path))
     return paths

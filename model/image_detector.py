@@ -7,17 +7,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from model.calibration import Calibration, Thresholds
 from model.explain import GradCam, image_cam
-from model.face_recipe import FaceRecipe
+from model.face_path import cut_faces, face_detector
 from model.faces import FaceDetector
 from model.imaging import jpeg_quality, read_image
-from model.preprocessing import crop_face, resize_faces
+from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import Report, ScoredFace
-from model.store import DEFAULT_IMAGE_MODEL, load_model
-
-RELIABLE_INPUT = {"min_face_px": 64, "min_jpeg_quality": 50}
+from model.store import DEFAULT_IMAGE_MODEL, load_served_model
 
 
 class FaceScorer:
@@ -25,22 +22,13 @@ class FaceScorer:
     function, and says which faces are too small or too compressed for the model's measured reliability."""
 
     def __init__(self, path: str | Path = DEFAULT_IMAGE_MODEL) -> None:
-        self.keras_model, metadata = load_model(path)
-        self.image_size = int(metadata.get("image_size", self.keras_model.input_shape[1]))
-        self.calibration = Calibration.from_metadata(metadata)
-        self.thresholds = Thresholds.from_metadata(metadata)
-        self.reliable_input = {**RELIABLE_INPUT, **metadata.get("reliable_input", {})}
-        self.recipe = FaceRecipe.from_metadata(metadata)
-        self.name = f"{metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
-        self.metadata = metadata
+        self.keras_model, self.info = load_served_model(path)
+        self.image_size = self.info.image_size
+        self.calibration, self.thresholds, self.recipe = self.info.calibration, self.info.thresholds, self.info.recipe
+        self.name = self.info.name
         spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
         self._cam: GradCam | None = None
-
-    @property
-    def threshold(self) -> float:
-        """Fake at or above this calibrated probability."""
-        return self.thresholds.fake_from
 
     def score(self, crops: list[np.ndarray]) -> np.ndarray:
         """Calibrated fake probability of each RGB crop (any size)."""
@@ -63,10 +51,10 @@ class FaceScorer:
     def flags(self, crop: np.ndarray, quality: int | None = None) -> list[str]:
         """``small`` when the face is smaller than the model reads reliably, ``compressed`` when the file's JPEG
         quality is below it (limits measured in the model card's robustness table)."""
-        flags = []
-        if min(crop.shape[:2]) < self.reliable_input["min_face_px"]:
+        flags, limits = [], self.info.reliable_input
+        if min(crop.shape[:2]) < limits.min_face_px:
             flags.append("small")
-        if quality is not None and quality < self.reliable_input["min_jpeg_quality"]:
+        if quality is not None and quality < limits.min_jpeg_quality:
             flags.append("compressed")
         return flags
 
@@ -77,36 +65,32 @@ class ImageDetector:
 
     def __init__(self, scorer: FaceScorer | None = None, faces: FaceDetector | None = None) -> None:
         self.scorer = scorer or FaceScorer()
-        recipe = self.scorer.recipe
-        self.faces = faces or FaceDetector(recipe.detection_side, recipe.min_confidence)
+        self.faces = faces or face_detector(self.scorer.recipe)
 
     def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False,
                 explain: bool = False) -> Report:
         """Report for an RGB uint8 image (read from ``path``, whose JPEG quality is checked, when given);
         ``faces_cropped`` treats the whole image as one face crop; ``explain`` adds each face's heatmap. What the
-        file says about its origin (Content Credentials, generator metadata) goes to ``extra["provenance"]``,
-        beside the score, never into it."""
+        file says about its origin (Content Credentials, generator metadata) goes to ``provenance``, beside the
+        score, never into it."""
         height, width = rgb.shape[:2]
         found: list[tuple[tuple[int, int, int, int], float | None, np.ndarray]]
         if faces_cropped:
             found = [((0, 0, width, height), None, rgb)]
         else:
-            margin = self.scorer.recipe.margin
-            found = [(face.box, face.score, crop_face(rgb, face.box, margin)) for face in self.faces.detect(rgb)]
-        report = Report(path=path, kind="image", verdict="no_face", model=self.scorer.name)
+            found = [(face.box, face.score, crop) for face, crop in cut_faces(self.faces, rgb, self.scorer.recipe)]
+        report = Report(path=path, kind="image", model=self.scorer.name, thresholds=self.scorer.thresholds)
         if found:
-            quality = jpeg_quality(path) if path else None
+            report.jpeg_quality = jpeg_quality(path) if path else None
             crops = [crop for _, _, crop in found]
             probabilities = self.scorer.score(crops)
             heatmaps = self.scorer.explain(crops) if explain else [None] * len(crops)
-            report.faces = [ScoredFace(box, score, float(p), crop, self.scorer.flags(crop, quality), heatmap)
+            report.faces = [ScoredFace(box, score, float(p), crop, self.scorer.flags(crop, report.jpeg_quality),
+                                       heatmap)
                             for (box, score, crop), p, heatmap in zip(found, probabilities, heatmaps)]
             report.fake_probability = float(probabilities.max())
-            if quality is not None:
-                report.extra["jpeg_quality"] = quality
         if path:
-            report.extra["provenance"] = read_provenance(path).to_json()
-        report.decide(self.scorer.thresholds)
+            report.provenance = read_provenance(path).to_json()
         return report
 
     def analyze_file(self, path: str | Path, faces_cropped: bool = False, explain: bool = False) -> Report:

@@ -1,10 +1,15 @@
-"""Saving and loading models with their metadata (decision threshold, input size, provenance) beside them."""
+"""Saving and loading models with their metadata (decision threshold, input size, provenance) beside them, and
+``ModelInfo``: that metadata read once, into typed fields, for everything that serves a model."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from model.calibration import Calibration, Thresholds
+from model.face_recipe import FaceRecipe
 
 if TYPE_CHECKING:  # Keras is imported where a model is saved or loaded: ``--help`` must not wait for TensorFlow
     import keras
@@ -47,3 +52,68 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     return keras.saving.load_model(path, compile=False, safe_mode=True), read_metadata(path)
+
+
+@dataclass(frozen=True)
+class ReliableInput:
+    """Below these a face gives weak evidence (flags ``small``, ``compressed``): the limits the model card's
+    robustness table measured (``train.evaluate --robustness --store``); these defaults for models without one."""
+
+    min_face_px: int = 64
+    min_jpeg_quality: int = 50
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> ReliableInput:
+        stored = metadata.get("reliable_input") or {}
+        return cls(**{key: int(stored[key]) for key in ("min_face_px", "min_jpeg_quality") if key in stored})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A saved model's metadata, read once. ``kind``: ``image``, ``video`` (or a video trainer's ``frames`` stage);
+    ``frames``: clip length of a video model (None for image models); ``metadata``: the whole JSON, for model
+    cards and for the commands that extend it."""
+
+    path: Path
+    kind: str
+    architecture: str
+    image_size: int | None
+    frames: int | None
+    thresholds: Thresholds
+    calibration: Calibration
+    frame_calibration: Calibration
+    recipe: FaceRecipe
+    reliable_input: ReliableInput
+    metadata: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """How reports name the model: ``architecture@file``."""
+        return f"{self.architecture}@{self.path.name}"
+
+    @classmethod
+    def from_metadata(cls, path: str | Path, metadata: dict[str, Any],
+                      input_shape: tuple[int | None, ...] | None = None, network: str | None = None) -> ModelInfo:
+        """The typed view of ``metadata``; the loaded network's ``input_shape`` and name fill in what older files
+        left out (a 5-D input is a video model's ``(batch, frames, size, size, 3)``)."""
+        clip = input_shape is not None and len(input_shape) == 5
+        kind = metadata.get("kind") or ("video" if clip else "image")
+        size = metadata.get("image_size") or (input_shape[2 if clip else 1] if input_shape else None)
+        frames = metadata.get("frames") or (input_shape[1] if clip else None)
+        return cls(path=Path(path), kind=kind, architecture=metadata.get("architecture") or network or kind,
+                   image_size=None if size is None else int(size), frames=None if frames is None else int(frames),
+                   thresholds=Thresholds.from_metadata(metadata), calibration=Calibration.from_metadata(metadata),
+                   frame_calibration=Calibration.from_metadata(metadata, "frame_calibration"),
+                   recipe=FaceRecipe.from_metadata(metadata), reliable_input=ReliableInput.from_metadata(metadata),
+                   metadata=metadata)
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelInfo:
+        """The metadata of a model file without loading the network (for the About tab while it loads)."""
+        return cls.from_metadata(path, read_metadata(path))
+
+
+def load_served_model(path: str | Path) -> tuple[keras.Model, ModelInfo]:
+    """``load_model`` with the metadata as a ``ModelInfo``: what the detectors and evaluation use."""
+    model, metadata = load_model(path)
+    return model, ModelInfo.from_metadata(path, metadata, tuple(model.input_shape), model.name)

@@ -12,24 +12,19 @@ import numpy as np
 import tensorflow as tf
 
 from model.explain import GradCam, video_cam
-from model.face_recipe import FACE_RECIPE, FaceRecipe
+from model.face_path import DETECTION_BATCH, cut_frame_faces, face_detector
 from model.faces import Face, FaceDetector
 from model.image_detector import FaceScorer
 from model.imaging import InputError
-from model.preprocessing import crop_face, resize_faces
+from model.preprocessing import resize_faces
 from model.provenance import read_provenance
-from model.calibration import Calibration, Thresholds
-from model.report import Report, ScoredFace, error_report
-from model.store import DEFAULT_VIDEO_MODEL, load_model
+from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace, TrackResult, error_report
+from model.store import DEFAULT_VIDEO_MODEL, load_served_model
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
 
 __all__ = ["DEFAULT_VIDEO_MODEL", "VideoDetector", "VideoModel"]
 
-# 320 is 3x faster than 480 for 720p frames; misses faces under ~1/40 of the width
-FRAME_DETECTION_SIDE = FACE_RECIPE.frame_detection_side
-DETECTION_BATCH = 10  # frames held at full resolution at once, their faces found in one detector call
-MAX_FACES_PER_FRAME = 5
 MAX_SCORED_TRACKS = 4
 MIN_EVIDENCE_FRAMES = 3  # a main face seen in fewer sampled frames gives no confident clip verdict
 STILL_PICTURE = ("only one frame could be decoded: this file holds a still picture (or a broken clip), not a "
@@ -50,13 +45,10 @@ class VideoModel:
     """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out."""
 
     def __init__(self, path: str | Path) -> None:
-        self.keras_model, self.metadata = load_model(path)
+        self.keras_model, self.info = load_served_model(path)
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
-        self.thresholds = Thresholds.from_metadata(self.metadata)
-        self.calibration = Calibration.from_metadata(self.metadata)
-        self.frame_calibration = Calibration.from_metadata(self.metadata, "frame_calibration")
-        self.recipe = FaceRecipe.from_metadata(self.metadata)
-        self.name = f"{self.metadata.get('architecture', self.keras_model.name)}@{Path(path).name}"
+        self.thresholds, self.recipe, self.name = self.info.thresholds, self.info.recipe, self.info.name
+        self.calibration, self.frame_calibration = self.info.calibration, self.info.frame_calibration
         spec = tf.TensorSpec((None, self.frames, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
         # Tracing and optimising the graph takes seconds to tens of seconds: pay it here, not on the first clip.
@@ -109,17 +101,6 @@ class VideoModel:
         return sums / counts[:, None, None]
 
 
-def find_frame_faces(detector: FaceDetector, frames: list[np.ndarray], side: int = FRAME_DETECTION_SIDE
-                     ) -> list[list[Face]]:
-    """The faces of video frames as serving finds them, for serving and training alike: ``DETECTION_BATCH``
-    frames per detector call at ``side`` pixels, largest face first, at most ``MAX_FACES_PER_FRAME``."""
-    found: list[list[Face]] = []
-    for start in range(0, len(frames), DETECTION_BATCH):
-        found += [faces[:MAX_FACES_PER_FRAME]
-                  for faces in detector.detect_fast(frames[start:start + DETECTION_BATCH], side)]
-    return found
-
-
 def models_for(video_model_path: str | Path | None) -> list[str]:
     """The models a clip can be judged with, the default first: ``["video", "image"]`` when the video weights
     exist, else ``["image"]``. Known from the path alone, before the video model has loaded."""
@@ -131,13 +112,14 @@ class VideoDetector:
 
     def __init__(self, image_scorer: FaceScorer, video_model_path: str | Path | None = DEFAULT_VIDEO_MODEL,
                  faces: FaceDetector | None = None, frames: int = SAMPLED_FRAMES, max_seconds: float = MAX_SECONDS,
-                 detection_side: int = FRAME_DETECTION_SIDE) -> None:
+                 detection_side: int | None = None) -> None:
         self.image_scorer = image_scorer
-        self.faces = faces or FaceDetector()
         self.available_models = models_for(video_model_path)
         self.video_model = VideoModel(video_model_path) if "video" in self.available_models else None
         self.recipe = self.video_model.recipe if self.video_model is not None else image_scorer.recipe
-        self.frames, self.max_seconds, self.detection_side = frames, max_seconds, detection_side
+        self.faces = faces or face_detector(self.recipe)
+        self.frames, self.max_seconds = frames, max_seconds
+        self.detection_side = detection_side or self.recipe.frame_detection_side
 
     def analyze_file(self, path: str | Path, model: str = "video", explain: bool = False) -> Report:
         """Report on one clip; unreadable clips and unavailable models give an error report, never an exception.
@@ -156,7 +138,7 @@ class VideoDetector:
         if len(sampled) < 2 and self.frames > 1:
             return error_report(str(path), "video", STILL_PICTURE)
         report = self.report(str(path), clip, sampled, model, explain)
-        report.extra["provenance"] = read_provenance(path).to_json()
+        report.provenance = read_provenance(path).to_json()
         return report
 
     def sample_faces(self, clip: Clip) -> list[SampledFrame]:
@@ -172,10 +154,9 @@ class VideoDetector:
 
     def _find_faces(self, batch: list[Frame]) -> list[SampledFrame]:
         """The faces of a few decoded frames, and their crops (the frames themselves are not kept)."""
-        found = find_frame_faces(self.faces, [frame.rgb for frame in batch], self.detection_side)
-        return [SampledFrame(frame.index, frame.time_s, faces,
-                             [crop_face(frame.rgb, face.box, self.recipe.margin).copy() for face in faces])
-                for frame, faces in zip(batch, found)]
+        found = cut_frame_faces(self.faces, [frame.rgb for frame in batch], self.recipe, self.detection_side)
+        return [SampledFrame(frame.index, frame.time_s, [face for face, _ in cut], [crop for _, crop in cut])
+                for frame, cut in zip(batch, found)]
 
     def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str, explain: bool = False
                ) -> Report:
@@ -186,20 +167,16 @@ class VideoDetector:
         results, scores = self._score(crops, model)
         main = dict(sorted((frame, (face, float(p))) for (frame, face), p in zip(tracks[0].members, results[0][1]))
                     ) if tracks else {}
-        judge = self.video_model if model == "video" else self.image_scorer
-        report = Report(path=path, kind="video", verdict="no_face", model=judge.name)
-        report.decide(judge.thresholds)
-        report.extra = {
-            "frames": [_frame_row(frame, main.get(position)) for position, frame in enumerate(sampled)],
-            "frames_with_face": len(main), "frames_sampled": len(sampled),
-            "tracks": [{"id": track.id, "frames": [sampled[frame].index for frame in track.frames],
-                        "mean_fake_probability": _rounded(np.mean(results[i][1])) if i < len(results) else None}
-                       for i, track in enumerate(tracks)],
-            "video_model": model, "truncated": clip.truncated, "flags": [],
-            "scores": {name: _rounded(value) for name, value in scores.items()},
-            "score_verdicts": {name: (self.video_model if name == "video" else self.image_scorer
-                                      ).thresholds.verdict(value) for name, value in scores.items()},
-        }
+        judge = self._judge(model)
+        summary = ClipSummary(
+            model=model, truncated=clip.truncated,
+            frames=[_frame_result(frame, main.get(position)) for position, frame in enumerate(sampled)],
+            tracks=[TrackResult(track.id, [sampled[frame].index for frame in track.frames],
+                                float(np.mean(results[i][1])) if i < len(results) else None)
+                    for i, track in enumerate(tracks)],
+            scores=scores, score_verdicts={name: self._judge(name).thresholds.verdict(value)
+                                           for name, value in scores.items()})
+        report = Report(path=path, kind="video", model=judge.name, thresholds=judge.thresholds, clip=summary)
         if tracks:
             main_crops = [sampled[frame].crops[face] for frame, (face, _) in main.items()]
             heatmaps = (judge.explain(main_crops) if explain else [None] * len(main_crops))
@@ -207,12 +184,13 @@ class VideoDetector:
                                        self.image_scorer.flags(crop), heatmap)
                             for (frame, (face, p)), crop, heatmap in zip(main.items(), main_crops, heatmaps)]
             report.fake_probability = results[0][0]
-            report.decide(judge.thresholds)
             if len(main) < MIN_EVIDENCE_FRAMES:
-                report.extra["flags"].append("few_frames")
-                if report.verdict in ("real", "fake"):
-                    report.verdict = "uncertain"
+                summary.flags.append("few_frames")
         return report
+
+    def _judge(self, model: str) -> VideoModel | FaceScorer:
+        """The scorer behind a model choice (its name and thresholds)."""
+        return self.video_model if model == "video" else self.image_scorer
 
     def _score(self, crops: list[list[np.ndarray]], model: str
                ) -> tuple[list[tuple[float, np.ndarray]], dict[str, float]]:
@@ -233,12 +211,9 @@ class VideoDetector:
         return [probabilities[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _rounded(value: float) -> float:
-    return round(float(value), 4)
-
-
-def _frame_row(frame: SampledFrame, main_face: tuple[int, float] | None) -> dict:
-    """One sampled frame for the report: the main face's box and probability, or nulls when it was not found."""
-    box = None if main_face is None else [int(v) for v in frame.faces[main_face[0]].box]
-    return {"index": frame.index, "time_s": round(frame.time_s, 3), "faces": len(frame.faces), "box": box,
-            "fake_probability": None if main_face is None else _rounded(main_face[1])}
+def _frame_result(frame: SampledFrame, main_face: tuple[int, float] | None) -> SampledFrameResult:
+    """One sampled frame for the report: the main face's box and probability, or none when it was not found."""
+    if main_face is None:
+        return SampledFrameResult(frame.index, frame.time_s, len(frame.faces))
+    return SampledFrameResult(frame.index, frame.time_s, len(frame.faces), frame.faces[main_face[0]].box,
+                              main_face[1])

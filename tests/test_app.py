@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.report import Report, ScoredFace
+from model.calibration import Thresholds
+from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace
+from model.store import ModelInfo
 from tests.browser_support import ROOT, AppServer, small_video_model
 from tests.test_provenance import signing_chain  # noqa: F401  (a fixture)
 
@@ -32,12 +34,20 @@ MAX_FILE_MB = 1
 
 def _report(faces: list[tuple[tuple[int, int, int, int], float]], threshold: float = 0.5) -> Report:
     crop = np.full((20, 20, 3), 128, np.uint8)
-    report = Report(path="/tmp/gradio/abc/photo.jpg", kind="image", verdict="no_face", threshold=threshold,
+    report = Report(path="/tmp/gradio/abc/photo.jpg", kind="image", thresholds=Thresholds(threshold, threshold),
                     model="meso4@m.keras")
     report.faces = [ScoredFace(box, 0.99, p, crop) for box, p in faces]
     if faces:
         report.fake_probability = max(p for _, p in faces)
-        report.verdict = "fake" if report.fake_probability >= threshold else "real"
+    return report
+
+
+def _clip(report: Report, frames: list[tuple[float, float | None]], **summary) -> Report:
+    """``report`` as a clip's, with sampled frames (time, main face's probability or None)."""
+    report.kind = "video"
+    report.clip = ClipSummary(model=summary.pop("model", "image"), frames=[
+        SampledFrameResult(index, time_s, int(p is not None), None if p is None else (0, 0, 10, 10), p)
+        for index, (time_s, p) in enumerate(frames)], **summary)
     return report
 
 
@@ -72,16 +82,15 @@ def test_verdicts_confidences_and_captions(tmp_path):
 def test_a_clip_says_when_the_two_models_disagree_and_rounds_apart_close_numbers():
     from ui import presentation as show
 
-    report = _report([((0, 0, 10, 10), 0.72)], threshold=0.6)
-    report.kind = "video"
-    report.extra.update(video_model="video", scores={"video": 0.72, "image": 0.32},
-                        score_verdicts={"video": "fake", "image": "real"}, frames_with_face=8, frames_sampled=8)
+    report = _clip(_report([((0, 0, 10, 10), 0.72)], threshold=0.6), [(i / 10, 0.72) for i in range(8)],
+                   model="video", scores={"video": 0.72, "image": 0.32},
+                   score_verdicts={"video": "fake", "image": "real"})
     assert "**The two models disagree:**" in show.verdict_markdown(report, "clip")
-    report.extra["score_verdicts"] = {"video": "fake", "image": "uncertain"}
+    report.clip.score_verdicts = {"video": "fake", "image": "uncertain"}
     text = show.verdict_markdown(report, "clip")
     assert "disagree" not in text and "The image model alone gives 0.32" in text
     close = _report([((0, 0, 10, 10), 0.3799)], threshold=0.6)
-    close.decide(show.Thresholds(0.3784, 0.6308))
+    close.thresholds = show.Thresholds(0.3784, 0.6308)
     assert "**0.380**" in show.probability_line(close) and "real below 0.378" in show.probability_line(close)
 
 
@@ -103,22 +112,16 @@ def test_record_and_report_file(tmp_path):
 def test_timeline_has_faces_only_and_the_threshold():
     from ui import presentation as show
 
-    report = _report([((0, 0, 10, 10), 0.7)])
-    report.kind = "video"
-    report.extra = {"frames": [{"index": 0, "time_s": 0.0, "box": [0, 0, 10, 10], "fake_probability": 0.7},
-                               {"index": 5, "time_s": 0.5, "box": None, "fake_probability": None},
-                               {"index": 9, "time_s": 0.9, "box": [0, 0, 10, 10], "fake_probability": 0.4}],
-                    "frames_with_face": 2, "frames_sampled": 3}
+    report = _clip(_report([((0, 0, 10, 10), 0.7)]), [(0.0, 0.7), (0.5, None), (0.9, 0.4)])
     frame = show.timeline(report)
     points = frame[frame["series"] == "fake probability"]
     assert points["time (s)"].tolist() == [0.0, 0.9] and points["fake probability"].tolist() == [0.7, 0.4]
     assert (frame[frame["series"] == "threshold"]["fake probability"] == 0.5).all()
     assert "2 of 3" in show.verdict_markdown(report, "clip")
-    report.extra.update(video_model="video", scores={"image": 0.31, "video": 0.7}, truncated=True)
+    report.clip.model, report.clip.scores, report.clip.truncated = "video", {"image": 0.31, "video": 0.7}, True
     assert "image model alone gives 0.31" in show.verdict_markdown(report) and "first part" in show.verdict_markdown(
         report)
-    faceless = _report([])
-    faceless.kind, faceless.extra = "video", {"frames": [], "frames_with_face": 0, "frames_sampled": 20}
+    faceless = _clip(_report([]), [(i / 10, None) for i in range(20)])
     assert "in any of the 20 sampled frames" in show.verdict_markdown(faceless)
     assert "front-facing clip" in show.verdict_markdown(faceless)
     assert show.timeline(_report([])).empty
@@ -132,8 +135,8 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     metadata = {"architecture": "meso4", "image_size": 256, "threshold": 0.42, "data": "/data/dfdc-faces",
                 "counts": {"train": {"real": 3, "fake": 5}},
                 "test_metrics": {"count": 10, "accuracy": 0.9, "roc_auc": 0.95, "balanced_accuracy": None}}
-    text = show.about_markdown([("Image model", "meso4@image_model.keras", metadata), ("Video model", None, {})],
-                               [card])
+    text = show.about_markdown([("Image model", ModelInfo.from_metadata("image_model.keras", metadata)),
+                                ("Video model", None)], [card])
     assert "| ROC-AUC | 0.950 |" in text and "0.420" in text and "dfdc-faces" in text and "train 3 real" in text
     assert "\n## Image model card" in text and "license: other" not in text and "Not installed" in text
     assert "Accuracy drops on other data" in show.LIMITS and "research only" in show.LIMITS
@@ -141,7 +144,7 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     banded = {**metadata, "real_below": 0.3, "data": [{"name": "dfdc-faces", "weight": 1.0}],
               "test_domains": [{"domain": "dfdc-faces", "split": "test", "faces": 10, "roc_auc": 0.9, "brier": 0.1,
                                 "real_called_fake": 0.05, "fakes_caught": 0.8, "uncertain": 0.2}]}
-    section = show.model_section("Image model", "m@image_model.keras", banded)
+    section = show.model_section("Image model", ModelInfo.from_metadata("image_model.keras", banded))
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
     for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):

@@ -36,6 +36,6 @@ def test_scorer_scores_camera_frames_into_one_session(astronaut, small_image_mod
     report, rolling = live.step(astronaut, None, now=0.0)
     report, same = live.step(astronaut[:, ::-1].copy(), rolling, now=0.3)
     assert same is rolling and rolling.frames == 2 and len(rolling.probabilities) == 2
-    assert len(report.faces) == 1 and "provenance" not in report.extra  # camera frames are not files
+    assert len(report.faces) == 1 and report.provenance is None  # camera frames are not files
     text = show.live_markdown(rolling, report, live.thresholds)
     assert "over the 2 camera frames with a face" in text and "Frames scored this session: 2" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -21,6 +20,7 @@ from model.store import load_model, read_metadata
 from tests.conftest import write_rgb
 from train import evaluate, image
 from train.common import compile_binary, fit
+from train.config import FitSettings
 from train.data import load_splits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,9 +205,9 @@ def _one_weight_model(weight: float) -> keras.Model:
 
 @pytest.mark.parametrize("weight, kept", [(5.0, True), (-5.0, False)])
 def test_a_fine_tune_keeps_its_starting_weights_unless_an_epoch_beats_them(weight, kept, tmp_path):
-    args = argparse.Namespace(epochs=2, patience=2, logdir=None)
     model = _one_weight_model(weight)
-    best, summary = fit(model, _separable(), _separable(), None, args, tmp_path, start_is_candidate=True)
+    best, summary = fit(model, _separable(), _separable(), None, FitSettings(epochs=2, patience=2), tmp_path,
+                        start_is_candidate=True)
     assert summary["start_val_auc"] == pytest.approx(1.0 if kept else 0.0)
     assert json.loads((tmp_path / "start.json").read_text())["val_auc"] == summary["start_val_auc"]
     if kept:  # no epoch can beat a perfect start: the returned model is the start, whatever training did

@@ -72,7 +72,7 @@ def test_moving_face_scored_by_the_image_model(detector, scorer, clips):
     report = detector.analyze_file(clips / "moving.mp4", model="image")
     record = json.loads(json.dumps(report.to_json()))
     assert record["kind"] == "video" and record["verdict"] in ("real", "fake") and record["error"] is None
-    assert (record["model"], record["threshold"], record["video_model"]) == (scorer.name, scorer.threshold, "image")
+    assert (record["model"], record["threshold"], record["video_model"]) == (scorer.name, scorer.thresholds.fake_from, "image")
     assert record["frames_sampled"] == record["frames_with_face"] == len(report.faces) == 8
     frames = record["frames"]
     assert [frame["index"] for frame in frames] == [0, 2, 4, 6, 9, 11, 13, 15]
@@ -211,7 +211,7 @@ def test_damaged_frames_never_raise(detector, tmp_path, clips):
     (tmp_path / "damaged.mp4").write_bytes(bytes(data))
     report = detector.analyze_file(tmp_path / "damaged.mp4", model="image")
     assert report.verdict in ("real", "fake", "no_face", "error")
-    assert report.extra.get("frames_sampled", 0) <= 8
+    assert (report.clip.frames_sampled if report.clip else 0) <= 8
 
 
 def test_a_picture_renamed_as_a_clip_is_not_judged_as_one(detector, tmp_path, astronaut):

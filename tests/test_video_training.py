@@ -14,7 +14,7 @@ from model.faces import FaceDetector
 from model.preprocessing import crop_face, resize_faces
 from model.store import load_model, read_metadata
 from model.video import spread
-from model.video_detector import FRAME_DETECTION_SIDE
+from model.face_recipe import FACE_RECIPE
 from train import evaluate, extract_faces, video
 from train.extract_faces import FaceSequence
 from train.sequences import random_subset
@@ -75,7 +75,7 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
-    box = FaceDetector().detect_many([rgb], FRAME_DETECTION_SIDE)[0][0].box
+    box = FaceDetector().detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
     expected = resize_faces(crop_face(rgb, box), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 

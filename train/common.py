@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from train.config import MIN_LR, REDUCE_LR_FACTOR, FitSettings, TrainingError
 from train.data import class_weights
 
 
@@ -56,7 +57,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise SystemExit("--strategy multiworker needs the TF_CONFIG environment variable (see TensorFlow docs)")
+            raise TrainingError("--strategy multiworker needs the TF_CONFIG environment variable (see TensorFlow "
+                                "docs)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -83,8 +85,8 @@ def make_callbacks(out: Path, logdir: Path, patience: int, monitor: str = "val_a
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=patience, restore_best_weights=True),
-        *([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5,
-                                             patience=max(1, patience // 2), min_lr=1e-6)] if plateau else []),
+        *([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=REDUCE_LR_FACTOR,
+                                             patience=max(1, patience // 2), min_lr=MIN_LR)] if plateau else []),
         keras.callbacks.TensorBoard(str(logdir)),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
@@ -144,7 +146,7 @@ def score_start(model: keras.Model, val_ds: tf.data.Dataset, validators: tuple[k
 
 
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, labels: list[int] | None,
-        args: argparse.Namespace, out: Path, steps_per_epoch: int | None = None, monitor: str = "val_auc",
+        settings: FitSettings, out: Path, steps_per_epoch: int | None = None, monitor: str = "val_auc",
         validators: tuple[keras.callbacks.Callback, ...] = (), start_is_candidate: bool = False
         ) -> tuple[keras.Model, dict[str, Any]]:
     """Train with the standard callbacks, weighting classes by ``labels`` (None: batches are balanced already;
@@ -152,15 +154,15 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     ``validators`` run first at each epoch's end and add their figures to its logs, for ``monitor`` to name.
     ``start_is_candidate`` (fine-tunes of trained weights): the starting weights compete with the epochs, and are
     returned when no epoch beats them on ``monitor`` (``selected_epoch`` 0 in the summary)."""
-    logdir = Path(args.logdir) if args.logdir else out / "tensorboard"
+    logdir = Path(settings.logdir) if settings.logdir else out / "tensorboard"
     started = time.time()
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         prepare_multi_worker(model, train_ds)
     start = score_start(model, val_ds, validators, out, monitor) if start_is_candidate else None
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+    model.fit(train_ds, validation_data=val_ds, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
               class_weight=class_weights(labels) if labels is not None else None,
-              callbacks=[*validators, *make_callbacks(out, logdir, args.patience, monitor, start,
-                                                      plateau=getattr(args, "lr_schedule", "plateau") == "plateau")],
+              callbacks=[*validators, *make_callbacks(out, logdir, settings.patience, monitor, start,
+                                                      plateau=settings.plateau)],
               verbose=2 if os.environ.get("CI") else "auto")
     aucs = logged_val_aucs(out / "history.csv", monitor)
     best_path = out / "best.keras"

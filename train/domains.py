@@ -140,19 +140,19 @@ class FaceCropper:
         """Cut the largest face of ``path`` as serving does and cache it; False when there is none."""
         import cv2
 
-        from model.faces import FaceDetector
+        from model.face_path import cut_faces, face_detector
         from model.imaging import InputError, read_image
-        from model.preprocessing import crop_face, resize_faces
+        from model.preprocessing import resize_faces
 
-        self._detector = self._detector or FaceDetector()
+        self._detector = self._detector or face_detector()
         try:
             rgb = read_image(path)
         except InputError:
             return False
-        faces = self._detector.detect(rgb)
-        if not faces:
+        found = cut_faces(self._detector, rgb)
+        if not found:
             return False
-        crop = np.asarray(resize_faces(crop_face(rgb, faces[0].box), self.image_size), np.uint8)
+        crop = np.asarray(resize_faces(found[0][1], self.image_size), np.uint8)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.stem + ".partial.png")
         cv2.imwrite(str(partial), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))

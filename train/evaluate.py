@@ -38,13 +38,14 @@ from model.calibration import Calibration, Thresholds
 from model.image_detector import FaceScorer
 from model.preprocessing import IMAGE_SIZE
 from model.tables import markdown_table
-from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, load_model, write_metadata
+from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, ModelInfo, load_served_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
 from train.calibration import calibrate, calibrate_video
+from train.config import TrainingError
 from train.metrics import binary_metrics, brier_score, plot_confusion, plot_roc, verdict_shares
 from train.scoring import predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
@@ -65,7 +66,7 @@ def read_clips(data: Labelled, frames: int, image_size: int) -> Clips:
         try:
             sequence = extract_clip(path, detector, frames, extra_frames=0, image_size=image_size)
         except ClipError as error:
-            raise SystemExit(f"{path}: {error}; fix or remove it and evaluate again") from None
+            raise TrainingError(f"{path}: {error}; fix or remove it and evaluate again") from None
         clips.faces.append(sequence.faces)
         clips.serving.append(sequence.serving)
         clips.labels.append(label)
@@ -213,25 +214,28 @@ def main(argv: list[str] | None = None) -> None:
                         help="video models: the image model scored beside them on the same face crops, averaged "
                         "per clip (none: skip)")
     args = parser.parse_args(argv)
+    try:
+        evaluate(args)
+    except (FileNotFoundError, ValueError) as error:  # TrainingError included
+        parser.error(str(error))
 
-    try:
-        model, metadata = load_model(args.model)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
+
+def evaluate(args: argparse.Namespace) -> None:
+    """``main`` once its flags are parsed: the domain tables of an image or a video model, calibrated and stored
+    when asked. Raises ``TrainingError`` (or ``FileNotFoundError``) with one sentence."""
+    model, info = load_served_model(args.model)
+    metadata = info.metadata
     out = report_folder(args.model, args.out)
-    if metadata.get("kind") == "video" or len(model.input_shape) == 5:
-        evaluate_video(parser, args, model, metadata, out)
+    if info.kind == "video":
+        evaluate_video(args, model, info, out)
         return
-    image_size = int(metadata.get("image_size", model.input_shape[1]))
-    try:
-        domains = domains_from_args(args.data, None)
-        wanted = ("validation", args.split) if args.calibrate else (args.split, "validation")
-        splits = load_domains(domains, FaceCropper(args.face_cache, image_size), seed=args.seed, splits=wanted)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
+    image_size = info.image_size
+    domains = domains_from_args(args.data, None)
+    wanted = ("validation", args.split) if args.calibrate else (args.split, "validation")
+    splits = load_domains(domains, FaceCropper(args.face_cache, image_size), seed=args.seed, splits=wanted)
     if args.calibrate:
         if "validation" not in splits:
-            parser.error("calibrating needs a Validation/ folder")
+            raise TrainingError("calibrating needs a Validation/ folder")
         validation = pooled(drawn(splits["validation"], args.val_per_class, args.seed))
         metadata.update(calibrate(model, validation, image_size, args.batch_size))
         write_metadata(args.model, metadata)
@@ -278,28 +282,23 @@ def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled
     return found
 
 
-def evaluate_video(parser: argparse.ArgumentParser, args: argparse.Namespace, model: keras.Model,
-                   metadata: dict[str, Any], out: Path) -> None:
-    """The video branch of ``main``: calibrate on the first folder's Validation clips if asked, then one row per
-    folder for the video model and the image-model baseline."""
-    frames = int(metadata.get("frames", model.input_shape[1]))
-    image_size = int(metadata.get("image_size", model.input_shape[2]))
+def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo, out: Path) -> None:
+    """The video branch of ``evaluate``: calibrate on the first folder's Validation clips if asked, then one row
+    per folder for the video model and the image-model baseline."""
+    metadata, frames, image_size = info.metadata, info.frames, info.image_size
     read_size = max(image_size, IMAGE_SIZE)  # one extraction serves both models; each resizes to its own size
-    try:
-        domains = video_domains(args.data, args.split)
-        if args.calibrate:
-            validation = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
-            if "validation" not in validation:
-                parser.error(f"calibrating needs a Validation/ folder in {args.data[0]}")
-            clips = read_clips(validation["validation"], frames, read_size).resized(image_size)
-            metadata.update(calibrate_video(clips.labels, *predict_videos(model, clips, frames)))
-            write_metadata(args.model, metadata)
-            print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
-                  f"{metadata['threshold']:.4f}", file=sys.stderr)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
+    domains = video_domains(args.data, args.split)
+    if args.calibrate:
+        validation = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
+        if "validation" not in validation:
+            raise TrainingError(f"calibrating needs a Validation/ folder in {args.data[0]}")
+        clips = read_clips(validation["validation"], frames, read_size).resized(image_size)
+        metadata.update(calibrate_video(clips.labels, *predict_videos(model, clips, frames)))
+        write_metadata(args.model, metadata)
+        print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
+              f"{metadata['threshold']:.4f}", file=sys.stderr)
     if args.baseline != "none" and not Path(args.baseline).is_file():
-        parser.error(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
+        raise TrainingError(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
     rows = [row for name, split, data in domains

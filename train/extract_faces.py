@@ -23,12 +23,12 @@ import numpy as np
 
 from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
 from model.face_recipe import FACE_RECIPE
+from model.face_path import face_detector, find_frame_faces
 from model.faces import FaceDetector
 from model.imaging import InputError
 from model.preprocessing import crop_face, resize_faces
 from model.tracks import link_tracks
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
-from model.video_detector import find_frame_faces
 from train.data import load_splits
 
 EXTRA_FRAMES = 12
@@ -60,7 +60,7 @@ class FaceSequence:
 
 
 def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int]) -> dict[int, list]:
-    """Faces of the given frames, found as ``VideoDetector`` finds them (``find_frame_faces``)."""
+    """Faces of the given frames, found as ``VideoDetector`` finds them (``model.face_path``)."""
     return dict(zip(indices, find_frame_faces(detector, [frames[i] for i in indices])))
 
 
@@ -100,7 +100,7 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         dense = _main_track(sorted(decoded), faces)
         boxes.update({i: box for i, box in dense.items() if i not in serving})
     indices = sorted(boxes)
-    crops = [resize_faces(crop_face(decoded[i], boxes[i]), image_size).numpy().astype(np.uint8) for i in indices]
+    crops = [resize_faces(crop_face(decoded[i], boxes[i], FACE_RECIPE.margin), image_size).numpy().astype(np.uint8) for i in indices]
     return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
                         frame_count=clip.frame_count)
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     jobs = sorted({(Path(p), y) for split in splits.values() for p, y in zip(split.paths, split.labels)})
-    detector = FaceDetector()
+    detector = face_detector()
     done = skipped = kept = stale = 0
     progress = tqdm(jobs, desc="clips", unit="clip", file=sys.stderr)
     for video, label in progress:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any, Callable
 
 import keras
@@ -23,7 +22,8 @@ from model.face_recipe import FACE_RECIPE
 from model.preprocessing import IMAGE_SIZE
 from model.store import save_model
 from train.calibration import calibrate
-from train.common import command_line, compile_binary, fit, make_strategy
+from train.common import compile_binary, fit, make_strategy
+from train.config import FaceTrainConfig, TrainingError
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
 from train.evaluate import domain_table
@@ -115,66 +115,65 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
                         "select on Validation only)")
 
 
-def train_face_model(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None,
-                     build: Callable[[], keras.Model], image_size: int, metadata: dict[str, Any], out: Path,
-                     start_is_candidate: bool = False) -> dict[str, Any]:
+def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], image_size: int,
+                     metadata: dict[str, Any], start_is_candidate: bool = False) -> dict[str, Any]:
     """Train the model ``build`` makes on the domains of ``--data``/``--data-spec``: balanced, augmented batches
     with self-blended fakes, the best Validation checkpoint, then calibration and thresholds on Validation and
-    the per-domain Test table; saves ``out/model.keras`` with ``metadata`` and what training adds.
-    ``start_is_candidate``: ``build`` gives trained weights, kept unless an epoch beats them on Validation."""
-    if not 0.0 <= args.self_blend_share < 1.0:
-        parser.error("--self-blend-share must be in [0, 1)")
+    the per-domain Test table; saves ``model.keras`` in the run folder with ``metadata`` and what training adds.
+    ``start_is_candidate``: ``build`` gives trained weights, kept unless an epoch beats them on Validation.
+    Raises ``TrainingError`` when the domains cannot be read."""
     try:
-        domains = domains_from_args(args.data, args.data_spec)
+        domains = domains_from_args(list(config.data), config.data_spec)
         # Faces found in large pictures are cached once at the largest size a model takes; smaller models resize.
-        cropper = FaceCropper(args.face_cache, max(image_size, IMAGE_SIZE))
-        splits = load_domains(domains, cropper, args.val_split, args.seed, args.limit_per_class)
-        if "validation" not in splits:
-            raise ValueError("no domain has a Validation split")
+        cropper = FaceCropper(config.face_cache, max(image_size, IMAGE_SIZE))
+        splits = load_domains(domains, cropper, config.val_split, config.seed, config.limit_per_class)
     except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
+        raise TrainingError(str(error)) from None
+    if "validation" not in splits:
+        raise TrainingError("no domain has a Validation split")
     for name, parts in splits.items():
         for part in parts:
             print(f"{name} {part.domain.label} (weight {part.domain.weight:g}): {part.data.counts()}")
     train = training_sources(splits["train"])
-    for name, share in stream_weights(train, args.self_blend_share).items():
+    for name, share in stream_weights(train, config.self_blend_share).items():
         print(f"sampling {name}: {100 * share:.1f} %")
 
-    strategy = make_strategy(args.strategy)
-    batch = args.batch_size * strategy.num_replicas_in_sync
-    train_ds = mixed_dataset(train, image_size, batch, args.self_blend_share, args.seed, worker_shard(strategy))
-    steps = args.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
+    out = config.out
+    strategy = make_strategy(config.strategy)
+    batch = config.batch_size * strategy.num_replicas_in_sync
+    train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy))
+    steps = config.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     with strategy.scope():
         model = build()
-    if args.warmup_steps > 0 and not (out / "backup").exists() and not (out / "history.csv").exists():
-        warm_up(model, train_ds, args.warmup_steps, strategy)
+    if config.warmup_steps > 0 and not (out / "backup").exists() and not (out / "history.csv").exists():
+        warm_up(model, train_ds, config.warmup_steps, strategy)
     with strategy.scope():
-        set_trainable(model, args.batch_norm == "train")
-        lr = (keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps, alpha=COSINE_FLOOR)
-              if args.lr_schedule == "cosine" else args.lr)
-        compile_binary(model, lr, args.weight_decay)
-    per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
+        set_trainable(model, config.batch_norm == "train")
+        lr = (keras.optimizers.schedules.CosineDecay(config.lr, config.epochs * steps, alpha=COSINE_FLOOR)
+              if config.lr_schedule == "cosine" else config.lr)
+        compile_binary(model, lr, config.weight_decay)
+    per_domain = drawn(splits["validation"], config.val_per_class, config.seed)
     validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
     several = len(per_domain) > 1
     validators = (DomainValidation(per_domain, image_size, batch),) if several else ()
-    model, summary = fit(model, train_ds, val_ds, None, args, out, steps_per_epoch=steps,
-                         monitor=SELECTION[args.select_on] if several else "val_auc", validators=validators,
+    model, summary = fit(model, train_ds, val_ds, None, config.fit_settings, out, steps_per_epoch=steps,
+                         monitor=SELECTION[config.select_on] if several else "val_auc", validators=validators,
                          start_is_candidate=start_is_candidate)
 
     metadata = {
         **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
-        "self_blend_share": args.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
+        "self_blend_share": config.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
         "face_recipe": FACE_RECIPE.to_json(),
-        "optimizer": {"lr": args.lr, "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
-                      "warmup_steps": args.warmup_steps, "batch_norm": args.batch_norm},
-        "command": command_line(parser, argv),
+        "optimizer": {"lr": config.lr, "lr_schedule": config.lr_schedule, "weight_decay": config.weight_decay,
+                      "warmup_steps": config.warmup_steps, "batch_norm": config.batch_norm},
+        "command": config.command,
         "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
         **summary,
     }
     metadata.update(calibrate(model, validation, image_size))
-    if args.test and "test" in splits:
+    if config.test and "test" in splits:
         metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
     save_model(model, out / "model.keras", metadata)
     return metadata
@@ -185,14 +184,14 @@ def set_trainable(model: keras.Model, batch_norm: bool) -> None:
     if model.name in BACKBONES:
         set_backbone_trainable(model, True, batch_norm)
     elif not batch_norm:
-        raise ValueError(f"--batch-norm frozen needs a registry backbone, not {model.name}")
+        raise TrainingError(f"--batch-norm frozen needs a registry backbone, not {model.name}")
 
 
 def warm_up(model: keras.Model, train_ds: tf.data.Dataset, steps: int, strategy: tf.distribute.Strategy) -> None:
     """Train the head of a registry backbone's face model alone for ``steps`` batches, so that a random head does
     not send large gradients into pretrained layers."""
     if model.name not in BACKBONES:
-        raise ValueError(f"--warmup-steps needs a registry backbone, not {model.name}")
+        raise TrainingError(f"--warmup-steps needs a registry backbone, not {model.name}")
     with strategy.scope():
         set_backbone_trainable(model, False)
         compile_binary(model, WARMUP_LR)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -26,16 +27,42 @@ import tensorflow as tf
 from model.architectures import IMAGE_MODEL_CHOICES, build_image_model
 from model.backbones import BACKBONES
 from model.preprocessing import IMAGE_SIZE
-from model.store import load_model
-from train.common import add_common_flags
+from model.store import load_served_model
+from train.common import add_common_flags, command_line
+from train.config import FaceTrainConfig, TrainingError
 from train.face_training import add_face_training_flags, train_face_model
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 
-def main(argv: list[str] | None = None) -> None:
+DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageConfig(FaceTrainConfig):
+    """``train.image``'s flags: the network (``architecture``, a registry backbone or a from-scratch CNN), its
+    input size, whether a registry backbone starts from ImageNet, and a saved model to start from instead."""
+
+    architecture: str
+    image_size: int
+    imagenet: bool
+    init_from: str | None
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the network starts from its ImageNet weights."""
+        return self.init_from is None and self.imagenet and self.architecture in BACKBONES
+
+    def check(self) -> None:
+        super().check()
+        if self.architecture not in BACKBONES and (self.warmup_steps or self.batch_norm == "frozen"):
+            raise TrainingError("--warmup-steps and --batch-norm frozen need a registry backbone "
+                                f"({', '.join(BACKBONES)})")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[1:]))
-    add_common_flags(parser, epochs=30, batch_size=32, lr=1e-3, several_domains=True)
+    add_common_flags(parser, **DEFAULTS, several_domains=True)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
     parser.add_argument("--backbone", "--architecture", dest="architecture", choices=IMAGE_MODEL_CHOICES,
                         default="residual_cnn", metavar="NAME",
@@ -48,38 +75,40 @@ def main(argv: list[str] | None = None) -> None:
                         "fine-tune the shipped model on your data (its architecture and image size are used); they "
                         "are scored on Validation first and kept unless an epoch beats them")
     add_face_training_flags(parser)
-    args = parser.parse_args(argv)
+    return parser
 
-    keras.utils.set_random_seed(args.seed)
-    start = load_model(args.init_from) if args.init_from else None
-    if start is not None:
-        args.architecture = start[1].get("architecture", args.architecture)
-        args.image_size = int(start[1].get("image_size", args.image_size))
 
-    pretrained = start is None and args.imagenet and args.architecture in BACKBONES
-    if args.architecture not in BACKBONES and (args.warmup_steps or args.batch_norm == "frozen"):
-        parser.error("--warmup-steps and --batch-norm frozen need a registry backbone "
-                     f"({', '.join(BACKBONES)})")
-
+def train(config: ImageConfig, start: keras.Model | None = None) -> dict:
+    """Train the image model ``config`` describes (from ``start``'s weights when given); returns its metadata."""
     def build() -> keras.Model:
-        if pretrained:
-            return pretrained_face_model(args.architecture, args.image_size)
-        model = build_image_model(args.architecture, args.image_size)
+        if config.pretrained:
+            return pretrained_face_model(config.architecture, config.image_size)
+        model = build_image_model(config.architecture, config.image_size)
         if start is not None:
-            model.set_weights(start[0].get_weights())
+            model.set_weights(start.get_weights())
         return model
 
-    out = Path(args.out or "runs/image")
-    out.mkdir(parents=True, exist_ok=True)
-    initial = ("weights of " + args.init_from if start is not None
-               else BACKBONES[args.architecture].imagenet if pretrained else "random")
+    initial = ("weights of " + config.init_from if start is not None
+               else BACKBONES[config.architecture].imagenet if config.pretrained else "random")
+    return train_face_model(config, build, config.image_size,
+                            {"kind": "image", "architecture": config.architecture, "initial_weights": initial},
+                            start_is_candidate=start is not None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    flags = build_parser()
+    args = flags.parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
     try:
-        metadata = train_face_model(parser, args, argv, build, args.image_size,
-                                    {"kind": "image", "architecture": args.architecture, "initial_weights": initial},
-                                    out, start_is_candidate=start is not None)
-    except ImagenetWeightsError as error:
-        parser.error(str(error))
-    print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
+        start, started = load_served_model(args.init_from) if args.init_from else (None, None)
+        config = ImageConfig.from_namespace(
+            args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv),
+            **({"architecture": started.architecture, "image_size": started.image_size} if started else {}))
+        config.out.mkdir(parents=True, exist_ok=True)
+        metadata = train(config, start)
+    except (FileNotFoundError, TrainingError, ImagenetWeightsError) as error:
+        flags.error(str(error))
+    print(json.dumps({"model": str(config.out / "model.keras"), **metadata}, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from train.config import TrainingError
 from train.data import Labelled, image_dataset
 from train.sequences import Clips
 
@@ -15,7 +16,7 @@ def predict(model: keras.Model, dataset: tf.data.Dataset, count: int) -> np.ndar
     dataset skips) abort: evaluation must be complete, and its labels aligned."""
     scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
     if len(scores) != count:
-        raise SystemExit(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
+        raise TrainingError(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
     return scores
 
 

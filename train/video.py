@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from model.store import load_model, read_metadata, save_model, write_metadata
 from model.video_detector import VideoModel
 from model.video import VIDEO_EXTENSIONS
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
+from train.config import FaceTrainConfig, TrainingError
 from train.data import holds_files, load_splits
 from train.calibration import calibrate_video
 from train.evaluate import video_domain_rows
@@ -59,7 +61,42 @@ STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "joint": {"batch_size": 4, "lr": 5e-5, "epochs": 8}}
 
 
-def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+# The per-frame head fitted on Train frame features when the encoder came without one (ImageNet backbones).
+FRAME_HEAD_LR = 1e-3
+FRAME_HEAD_EPOCHS = 30
+FRAME_HEAD_BATCH = 256
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoConfig(FaceTrainConfig):
+    """``train.video``'s flags: the stage, the frame encoder (``backbone_weights``) and what to do when its
+    ImageNet weights cannot be downloaded, the video model a joint stage fine-tunes, the face size, the frames
+    per clip, augmented views of the Train clips, and the sequence head's size."""
+
+    stage: str
+    backbone_weights: str
+    backbone_fallback: str
+    init: str | None
+    image_size: int | None
+    frames: int
+    views: int
+    lstm_units: int
+    dropout: float
+
+    def check(self) -> None:
+        super().check()
+        if self.stage != "frames" and (self.data_spec or len(self.data) != 1):
+            raise TrainingError(f"--stage {self.stage} takes one --data folder of cached face sequences")
+        if self.stage == "joint" and not self.init:
+            raise TrainingError("--stage joint needs --init VIDEO_MODEL.keras")
+
+    @property
+    def fallback(self) -> str | None:
+        """The encoder weights used when ImageNet's cannot be downloaded (None: stop with an error)."""
+        return None if self.backbone_fallback == "error" else self.backbone_fallback
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.video", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     add_common_flags(parser, epochs=None, batch_size=None, lr=None, several_domains=True)  # defaults: --stage
@@ -90,42 +127,33 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpars
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
     add_face_training_flags(parser)
-    args = parser.parse_args(argv)
-    for key, value in STAGE_DEFAULTS[args.stage].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.stage != "frames":
-        if args.data_spec or not args.data or len(args.data) > 1:
-            parser.error(f"--stage {args.stage} takes one --data folder of cached face sequences")
-        args.data = args.data[0]
-    return parser, args
+    return parser
 
 
-def provenance(parser: argparse.ArgumentParser, argv: list[str] | None, args: argparse.Namespace,
-               splits: dict, summary: dict[str, Any]) -> dict[str, Any]:
-    return {"data": str(args.data), "command": command_line(parser, argv), "stage": args.stage,
+def provenance(config: VideoConfig, splits: dict, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"data": config.data[0], "command": config.command, "stage": config.stage,
             "counts": {name: split.counts() for name, split in splits.items()}, **summary}
 
 
-def train_frames(parser, args, argv, out: Path) -> dict[str, Any]:
+def train_frames(config: VideoConfig) -> dict[str, Any]:
     """Stage 1: the frame model (encoder + per-frame head) trained like the image model: face crops of every
     domain (image folders and face caches), balanced, quality-augmented, with self-blended fakes, calibrated."""
-    image_size = args.image_size or _saved_image_size(args.backbone_weights) or VIDEO_IMAGE_SIZE
+    source = config.backbone_weights
+    image_size = config.image_size or _saved_image_size(source) or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
-        model = _frame_model_from(args.backbone_weights, image_size, _fallback(args), args.dropout)[0]
+        model = _frame_model_from(source, image_size, config.fallback, config.dropout)[0]
         if model.input_shape[1] != image_size:
-            print(f"the encoder of {args.backbone_weights} was trained on {model.input_shape[1]}-pixel faces; its "
+            print(f"the encoder of {source} was trained on {model.input_shape[1]}-pixel faces; its "
                   f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
-        return frame_model_at(model, image_size, args.dropout)
+        return frame_model_at(model, image_size, config.dropout)
 
-    encoder = args.backbone_weights if args.backbone_weights in BACKBONES else "efficientnet_b0"
-    if args.backbone_weights.endswith(".keras") and Path(args.backbone_weights).is_file():
-        encoder = _saved(args.backbone_weights).get("architecture", encoder).removesuffix("_bilstm")
-    return train_face_model(parser, args, argv, build, image_size,
-                            {"kind": "frames", "architecture": encoder,
-                             "backbone_weights": args.backbone_weights, "stage": "frames"}, out,
-                            start_is_candidate=_saved(args.backbone_weights).get("kind") in ("frames", "video"))
+    encoder = source if source in BACKBONES else "efficientnet_b0"
+    if source.endswith(".keras") and Path(source).is_file():
+        encoder = _saved(source).get("architecture", encoder).removesuffix("_bilstm")
+    return train_face_model(config, build, image_size,
+                            {"kind": "frames", "architecture": encoder, "backbone_weights": source, "stage": "frames"},
+                            start_is_candidate=_saved(source).get("kind") in ("frames", "video"))
 
 
 def _saved(choice: str) -> dict[str, Any]:
@@ -138,19 +166,16 @@ def _saved_image_size(choice: str) -> int | None:
     return _saved(choice).get("image_size")
 
 
-def _fallback(args: argparse.Namespace) -> str | None:
-    return None if args.backbone_fallback == "error" else args.backbone_fallback
-
-
-def _load_sequence_splits(parser, root: str, args, limit_per_class: int | None) -> dict:
+def _load_sequence_splits(config: VideoConfig) -> dict:
+    root = config.data[0]
     try:
-        return load_splits(root, args.val_split, args.seed, extensions=SEQUENCE_EXTENSIONS,
-                           limit_per_class=limit_per_class)
+        return load_splits(root, config.val_split, config.seed, extensions=SEQUENCE_EXTENSIONS,
+                           limit_per_class=config.limit_per_class)
     except (FileNotFoundError, ValueError) as error:
         if holds_files(root, VIDEO_EXTENSIONS):
-            parser.error(f"{root} holds videos: cut their faces first with "
-                         f"python -m train.extract_faces --data {root} --out CACHE, then pass --data CACHE")
-        parser.error(str(error))
+            raise TrainingError(f"{root} holds videos: cut their faces first with python -m train.extract_faces "
+                                f"--data {root} --out CACHE, then pass --data CACHE") from None
+        raise TrainingError(str(error)) from None
 
 
 def _frame_model_from(choice: str, image_size: int, fallback: str | None, dropout: float
@@ -180,115 +205,117 @@ def _auc(labels, scores) -> float | None:
     return binary_metrics(np.asarray(labels), np.asarray(scores), 0.5)["roc_auc"]
 
 
-def train_sequence(parser, args, argv, out: Path) -> dict[str, Any]:
+def train_sequence(config: VideoConfig) -> dict[str, Any]:
     """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences (plain and ``--views`` augmented
     embeddings of every Train clip), then one assembled, calibrated video model."""
-    splits = _load_sequence_splits(parser, args.data, args, args.limit_per_class)
+    splits = _load_sequence_splits(config)
     clips = {name: load_clips(split) for name, split in splits.items()}
-    frame_model, head_trained = _frame_model_from(args.backbone_weights, args.image_size or clips["train"].image_size,
-                                                  _fallback(args), args.dropout)
+    frame_model, head_trained = _frame_model_from(config.backbone_weights,
+                                                  config.image_size or clips["train"].image_size, config.fallback,
+                                                  config.dropout)
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
     image_size = int(encoder.input_shape[1])
     clips = {name: c.resized(image_size) for name, c in clips.items()}
 
     started = time.time()
-    features, augmented = cached_embeddings(encoder, clips, args.views, args.seed, args.face_cache)
+    features, augmented = cached_embeddings(encoder, clips, config.views, config.seed, config.face_cache)
     views = [features["train"]] + augmented
-    print(f"encoder features: {sum(len(c) for c in clips.values())} clips and {args.views} augmented views of "
-          f"the Train clips in {time.time() - started:.0f} s (cached in {args.face_cache}/features)", file=sys.stderr)
+    print(f"encoder features: {sum(len(c) for c in clips.values())} clips and {config.views} augmented views of "
+          f"the Train clips in {time.time() - started:.0f} s (cached in {config.face_cache}/features)", file=sys.stderr)
     if not head_trained:  # no trained per-frame head came with the encoder: fit one on Train frame features
         frame_head = keras.Sequential([keras.Input((features["train"][0].shape[1],)),
                                        frame_model.get_layer("frame_head")])
-        compile_binary(frame_head, 1e-3)
+        compile_binary(frame_head, FRAME_HEAD_LR)
         x = np.concatenate(features["train"])
         y = np.concatenate([[label] * len(f) for label, f in zip(clips["train"].labels, features["train"])])
-        frame_head.fit(x, y.astype(np.float32), epochs=30, batch_size=256, verbose=0)
+        frame_head.fit(x, y.astype(np.float32), epochs=FRAME_HEAD_EPOCHS, batch_size=FRAME_HEAD_BATCH, verbose=0)
 
-    with make_strategy(args.strategy).scope():
-        head = build_sequence_head(args.frames, features["train"][0].shape[1], args.lstm_units, args.dropout)
-        compile_binary(head, args.lr)
+    with make_strategy(config.strategy).scope():
+        head = build_sequence_head(config.frames, features["train"][0].shape[1], config.lstm_units, config.dropout)
+        compile_binary(head, config.lr)
     train = clips["train"]
-    train_batches = SequenceBatches(features["train"], train.serving, train.labels, args.frames, args.batch_size,
-                                    training=True, views=views, seed=args.seed)
+    train_batches = SequenceBatches(features["train"], train.serving, train.labels, config.frames,
+                                    config.batch_size, training=True, views=views, seed=config.seed)
     val = clips["validation"]
-    val_batches = SequenceBatches(features["validation"], val.serving, val.labels, args.frames, args.batch_size,
+    val_batches = SequenceBatches(features["validation"], val.serving, val.labels, config.frames, config.batch_size,
                                   training=False)
-    head, summary = fit(head, train_batches, val_batches, train.labels, args, out)
+    head, summary = fit(head, train_batches, val_batches, train.labels, config.fit_settings, config.out)
     summary["wall_time_s"] = round(time.time() - started, 1)
 
-    model = assemble_video_model(frame_model, head, args.frames)
-    return finish_video_model(parser, argv, args, out, model, splits, clips, summary, image_size,
-                              backbone=args.backbone_weights, frame_head="trained" if head_trained else "refit",
-                              augmented_views=args.views)
+    model = assemble_video_model(frame_model, head, config.frames)
+    return finish_video_model(config, model, splits, clips, summary, image_size, config.frames,
+                              backbone=config.backbone_weights, frame_head="trained" if head_trained else "refit",
+                              augmented_views=config.views)
 
 
-def train_joint(parser, args, argv, out: Path) -> dict[str, Any]:
+def train_joint(config: VideoConfig) -> dict[str, Any]:
     """Stage 3: fine-tune a whole video model (encoder included, BatchNorm statistics frozen) on sequences."""
-    if not args.init:
-        parser.error("--stage joint needs --init VIDEO_MODEL.keras")
-    splits = _load_sequence_splits(parser, args.data, args, args.limit_per_class)
+    splits = _load_sequence_splits(config)
     clips = {name: load_clips(split) for name, split in splits.items()}
-    strategy = make_strategy(args.strategy)
+    strategy = make_strategy(config.strategy)
     with strategy.scope():
-        model, init_metadata = load_model(args.init)
+        model, init_metadata = load_model(config.init)
         image_size = int(model.input_shape[2])
         clips = {name: c.resized(image_size) for name, c in clips.items()}
         for layer in model.get_layer("encoder").layer.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
         video_only = keras.Model(model.inputs, model.get_layer("video").output, name="b0_bilstm_video")
-        compile_binary(video_only, args.lr)
-    frames = int(model.input_shape[1])
-    args.frames = frames
+        compile_binary(video_only, config.lr)
+    frames = int(model.input_shape[1])  # the model's own clip length, whatever --frames says
     train, val = clips["train"], clips["validation"]
-    batch = args.batch_size * strategy.num_replicas_in_sync
+    batch = config.batch_size * strategy.num_replicas_in_sync
     train_batches = SequenceBatches(train.faces, train.serving, train.labels, frames, batch, training=True,
-                                    seed=args.seed)
+                                    seed=config.seed)
     val_batches = SequenceBatches(val.faces, val.serving, val.labels, frames, batch, training=False)
-    best, summary = fit(video_only, train_batches, val_batches, train.labels, args, out, start_is_candidate=True)
+    best, summary = fit(video_only, train_batches, val_batches, train.labels, config.fit_settings, config.out,
+                        start_is_candidate=True)
     for layer in best.layers:
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
-    return finish_video_model(parser, argv, args, out, model, splits, clips, summary, image_size,
+    return finish_video_model(config, model, splits, clips, summary, image_size, frames,
                               backbone=init_metadata.get("backbone_weights", "?"), frame_head="trained",
-                              init=str(args.init))
+                              init=str(config.init))
 
 
-def finish_video_model(parser, argv, args, out: Path, model: keras.Model, splits, clips, summary, image_size,
-                       **extra) -> dict[str, Any]:
+def finish_video_model(config: VideoConfig, model: keras.Model, splits: dict, clips: dict, summary: dict[str, Any],
+                       image_size: int, frames: int, **extra) -> dict[str, Any]:
     """Calibration and thresholds on Validation, Validation measurements, the Test row, and the saved model with
     its metadata."""
-    frames = args.frames
     val = clips["validation"]
     video, per_frame = predict_videos(model, val, frames)
     encoder = model.get_layer("encoder").layer.name
     metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
                                 "face_recipe": FACE_RECIPE.to_json(),
-                                "image_size": image_size, "lstm_units": args.lstm_units, **extra,
+                                "image_size": image_size, "lstm_units": config.lstm_units, **extra,
                                 **calibrate_video(val.labels, video, per_frame),
-                                **provenance(parser, argv, args, splits, summary)}
+                                **provenance(config, splits, summary)}
     metadata["validation"] = {"video_auc": _auc(val.labels, video),
                               "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
                               "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
-    path = save_model(model, out / "model.keras", metadata)
+    path = save_model(model, config.out / "model.keras", metadata)
     if "test" in clips:
-        metadata["test_domains"] = video_domain_rows(VideoModel(path), clips["test"], Path(args.data).name, "test",
-                                                     out)
+        metadata["test_domains"] = video_domain_rows(VideoModel(path), clips["test"], Path(config.data[0]).name,
+                                                     "test", config.out)
         write_metadata(path, metadata)
     return metadata
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser, args = parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
-    out = Path(args.out or f"runs/video-{args.stage}")
-    out.mkdir(parents=True, exist_ok=True)
+    defaults = {key: value for key, value in STAGE_DEFAULTS[args.stage].items() if getattr(args, key) is None}
     stage = {"frames": train_frames, "sequence": train_sequence, "joint": train_joint}[args.stage]
     try:
-        metadata = stage(parser, args, argv, out)
-    except (FileNotFoundError, BackboneWeightsError, ImagenetWeightsError) as error:
+        config = VideoConfig.from_namespace(args, **defaults, data=tuple(args.data or ()),
+                                            out=Path(args.out or f"runs/video-{args.stage}"),
+                                            command=command_line(parser, argv))
+        config.out.mkdir(parents=True, exist_ok=True)
+        metadata = stage(config)
+    except (FileNotFoundError, TrainingError, BackboneWeightsError, ImagenetWeightsError) as error:
         parser.error(str(error))
-    print(json.dumps({"model": str(out / "model.keras"), **metadata}, indent=2))
+    print(json.dumps({"model": str(config.out / "model.keras"), **metadata}, indent=2))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import pandas as pd
 from model.calibration import Thresholds
 from model.explain import save_heatmaps
 from model.live import RollingVerdict
-from model.report import Report, ScoredFace
+from model.report import ClipSummary, Report, ScoredFace
+from model.store import ModelInfo
 from model.tables import markdown_table
 
 FAKE_RGB = (220, 38, 38)
@@ -142,7 +143,7 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
     if report.verdict == "no_face":
         message = NO_FACE_MESSAGE
         if report.kind == "video":
-            sampled = report.extra.get("frames_sampled")
+            sampled = report.clip.frames_sampled if report.clip is not None else None
             where = f"in any of the {sampled} sampled frames" if sampled else "in the sampled frames"
             message = message.replace("No face was found", f"No face was found {where}").replace("picture", "clip")
         return "\n\n".join(line for line in (heading, message, provenance_line(report)) if line)
@@ -151,13 +152,13 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
     if report.verdict == "uncertain":
         lines.append(UNCERTAIN_MESSAGE)
     lines.append(input_quality_line(report, subject))
-    if report.kind == "video":
-        lines.append(frames_line(report))
-        if "few_frames" in report.extra.get("flags", []):
-            lines.append(f"**Weak evidence:** the face was found in only {report.extra.get('frames_with_face')} "
+    if report.clip is not None:
+        lines.append(frames_line(report.clip))
+        if "few_frames" in report.clip.flags:
+            lines.append(f"**Weak evidence:** the face was found in only {report.clip.frames_with_face} "
                          "sampled frames, too few to judge a clip: the verdict stays uncertain whatever the score.")
-        lines.append(disagreement_line(report))
-        if report.extra.get("truncated"):
+        lines.append(disagreement_line(report.clip))
+        if report.clip.truncated:
             lines.append("This clip is long: only its first part was analysed.")
     elif faces == 1:
         lines.append(f"1 face scored in this {subject}.")
@@ -190,7 +191,7 @@ def live_markdown(rolling: RollingVerdict, frame: Report, thresholds: Thresholds
 def provenance_line(report: Report) -> str:
     """What the file says about its own origin (Content Credentials, generator metadata), kept apart from the
     score; empty for inputs that were not files (live camera frames)."""
-    provenance = report.extra.get("provenance")
+    provenance = report.provenance
     return f"**What the file says about itself:** {provenance['summary']}" if provenance else ""
 
 
@@ -220,20 +221,20 @@ def input_quality_line(report: Report, subject: str) -> str:
                  else f"{small} of the {len(report.faces)} {faces} {'is' if small == 1 else 'are'}")
         reasons.append(f"{whose} small ({sizes[0]} px)")
     if compressed:
-        quality = report.extra.get("jpeg_quality")
+        quality = report.jpeg_quality
         reasons.append("the file is heavily compressed" + (f" (JPEG quality {quality})" if quality else ""))
     return (f"**Weak evidence:** {' and '.join(reasons)}; the model is measurably less reliable on such "
             f"{subject}s, so weigh this verdict lightly.")
 
 
-def disagreement_line(report: Report) -> str:
+def disagreement_line(clip: ClipSummary) -> str:
     """For a clip judged by the video model: the image model's per-frame mean on the same faces, said plainly
     when the two fall on opposite verdicts."""
-    baseline = (report.extra.get("scores") or {}).get("image")
-    if report.extra.get("video_model") != "video" or baseline is None:
+    baseline = clip.scores.get("image")
+    if clip.model != "video" or baseline is None:
         return ""
     text = f"The image model alone gives {baseline:.2f} on the same faces"
-    calls = report.extra.get("score_verdicts") or {}
+    calls = clip.score_verdicts
     video_call, image_call = calls.get("video"), calls.get("image")
     if {video_call, image_call} == {"real", "fake"}:
         return (f"**The two models disagree:** the video model says {VERDICT_WORDS[video_call].lower()}, {text}, "
@@ -241,13 +242,9 @@ def disagreement_line(report: Report) -> str:
     return text + "."
 
 
-def frames_line(report: Report) -> str:
+def frames_line(clip: ClipSummary) -> str:
     """How many of the sampled frames had a face."""
-    with_face = report.extra.get("frames_with_face")
-    sampled = report.extra.get("frames_sampled")
-    if with_face is None or sampled is None:
-        return ""
-    return f"A face was found in **{with_face} of {sampled}** sampled frames."
+    return f"A face was found in **{clip.frames_with_face} of {clip.frames_sampled}** sampled frames."
 
 
 def _label_box(image: np.ndarray, box: tuple[int, int, int, int], text: str, color: tuple[int, int, int],
@@ -306,10 +303,9 @@ def heatmap_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]
 
 def timeline(report: Report) -> pd.DataFrame:
     """Fake probability over time for frames with a face, plus the thresholds (the uncertain band's edges)."""
-    rows = [{"time (s)": float(frame["time_s"]), "fake probability": float(frame["fake_probability"]),
-             "series": "fake probability"}
-            for frame in report.extra.get("frames", [])
-            if frame.get("fake_probability") is not None and frame.get("time_s") is not None]
+    frames = report.clip.scored_frames if report.clip is not None else []
+    rows = [{"time (s)": float(frame.time_s), "fake probability": float(frame.fake_probability),
+             "series": "fake probability"} for frame in frames]
     thresholds = report.thresholds
     if rows and thresholds is not None:
         times = [row["time (s)"] for row in rows]
@@ -331,18 +327,17 @@ def _metric_rows(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
-def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str:
+def model_section(title: str, info: ModelInfo | None) -> str:
     """Markdown for one model: what it is, what it was trained on and its test metrics from its metadata."""
-    if not name:
+    if info is None:
         return f"### {title}\n\nNot installed in this app."
-    lines = [f"### {title}", f"`{name}`"]
-    facts = []
-    if metadata.get("architecture"):
-        facts.append(f"* Architecture: **{metadata['architecture']}**")
-    if metadata.get("image_size"):
-        facts.append(f"* Input: {metadata['image_size']}×{metadata['image_size']} RGB face crops")
-    if metadata.get("threshold") is not None:
-        thresholds = Thresholds.from_metadata(metadata)
+    metadata = info.metadata
+    lines = [f"### {title}", f"`{info.name}`"]
+    facts = [f"* Architecture: **{info.architecture}**"]
+    if info.image_size:
+        facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops")
+    if "threshold" in metadata:
+        thresholds = info.thresholds
         if thresholds.real_below < thresholds.fake_from:
             facts.append(f"* Verdicts on the calibrated probability: real below {thresholds.real_below:.3f}, fake at "
                          f"{thresholds.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
@@ -356,7 +351,7 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
         facts.append(f"* Trained on: `{Path(str(data)).name}`")
     counts = metadata.get("counts")
     if isinstance(counts, dict) and counts and not isinstance(data, list):
-        facts.append(("* Clips" if metadata.get("kind") == "video" else "* Images") + " per split: " + "; ".join(
+        facts.append(("* Clips" if info.kind == "video" else "* Images") + " per split: " + "; ".join(
             f"{split} " + (", ".join(f"{n} {label}" for label, n in value.items()) if isinstance(value, dict)
                            else str(value)) for split, value in counts.items()))
     lines.append("\n".join(facts))
@@ -375,7 +370,7 @@ def model_section(title: str, name: str | None, metadata: dict[str, Any]) -> str
     return "\n\n".join(lines)
 
 
-def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: list[str | Path]) -> str:
+def about_markdown(models: list[tuple[str, ModelInfo | None]], cards: list[str | Path]) -> str:
     """The About tab: each model's facts and metrics, then the model cards that exist (headings one level down).
 
     ``LIMITS`` is separate so that the app can show the ROC and confusion figures before it.
@@ -388,7 +383,7 @@ def about_markdown(models: list[tuple[str, str | None, dict[str, Any]]], cards: 
              "the video model (a frame encoder with a recurrent layer over the sampled frames) or by the image "
              "model frame by frame. The video model's clip and per-frame probabilities are calibrated on held-out "
              "clips too, with the same three verdicts."]
-    parts += [model_section(title, name, metadata) for title, name, metadata in models]
+    parts += [model_section(title, info) for title, info in models]
     parts += [text for text in map(card_markdown, cards) if text]
     return "\n\n".join(parts)
 

@@ -1,0 +1,93 @@
+"""A training run's settings, parsed from its command line once into a frozen record.
+
+Each trainer's ``main`` parses its flags and builds its config (``ImageConfig``, ``VideoConfig``) with
+``from_namespace``; everything below reads the config and never the parser. Library code raises
+``TrainingError`` with one sentence; only ``main`` turns it into a usage message (``parser.error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypeVar
+
+REDUCE_LR_FACTOR = 0.5  # the plateau schedule: the rate is halved after patience // 2 stalled epochs
+MIN_LR = 1e-6
+
+Config = TypeVar("Config", bound="TrainConfig")
+
+
+class TrainingError(ValueError):
+    """A run that cannot go ahead as asked (flags that do not fit together, data that is not there)."""
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How long and how ``train.common.fit`` trains: epochs, early-stopping patience, TensorBoard folder (None:
+    the run folder's ``tensorboard``), and whether the rate halves when Validation stalls (``plateau``; off when
+    the optimizer follows a schedule of its own)."""
+
+    epochs: int
+    patience: int
+    logdir: str | None = None
+    plateau: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Flags every trainer takes (``train.common.add_common_flags``) and the command as typed."""
+
+    data: tuple[str, ...]
+    data_spec: str | None = None
+    out: Path
+    logdir: str | None
+    epochs: int
+    batch_size: int
+    lr: float
+    val_split: float
+    patience: int
+    seed: int
+    limit_per_class: int | None
+    strategy: str
+    command: str
+
+    @classmethod
+    def from_namespace(cls: type[Config], namespace: argparse.Namespace, **values) -> Config:
+        """The config of the parsed flags (``values`` override them or add what flags do not give)."""
+        given = {f.name: getattr(namespace, f.name) for f in fields(cls) if hasattr(namespace, f.name)}
+        config = cls(**{**given, **values})
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise ``TrainingError`` when the flags do not fit together."""
+
+    @property
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(self.epochs, self.patience, self.logdir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceTrainConfig(TrainConfig):
+    """Flags of a per-face trainer (``train.face_training.add_face_training_flags``)."""
+
+    self_blend_share: float
+    steps_per_epoch: int | None
+    val_per_class: int
+    face_cache: str
+    select_on: str
+    lr_schedule: str
+    weight_decay: float
+    warmup_steps: int
+    batch_norm: str
+    test: bool
+
+    def check(self) -> None:
+        super().check()
+        if not 0.0 <= self.self_blend_share < 1.0:
+            raise TrainingError("--self-blend-share must be in [0, 1)")
+
+    @property
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(self.epochs, self.patience, self.logdir, plateau=self.lr_schedule == "plateau")
