@@ -169,7 +169,7 @@ def heatmap_toggle(prefix: str) -> gr.Checkbox:
 def heatmap_gallery(prefix: str, columns: int = 4, height: int = 240) -> gr.Gallery:
     """The gallery of heatmap overlays, with its one-line legend."""
     gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
-                         object_fit="contain", elem_id=f"{prefix}-heatmaps")
+                         object_fit="contain", elem_id=f"{prefix}-heatmaps", elem_classes=[show.RESULT_GALLERY])
     gr.Markdown(LEGEND, elem_id=f"{prefix}-heatmap-legend")
     return gallery
 
@@ -217,7 +217,9 @@ class ResultPanel:
         with gr.Row() if not clip else gr.Column():
             with gr.Column(scale=2):
                 verdict = gr.Markdown(label="Verdict", elem_id=f"{prefix}-verdict")
-                confidence = gr.Label(label="Confidence", show_heading=False, elem_id=f"{prefix}-confidence")
+                # No heading: the top class ("real 62 %") would read as a verdict beside an "Uncertain" one.
+                confidence = gr.Label(label="Calibrated probability (fake vs real)", show_heading=False,
+                                      elem_id=f"{prefix}-confidence")
             if clip:
                 picture = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
                                       label="Fake probability over time", elem_id=f"{prefix}-plot",
@@ -227,7 +229,8 @@ class ResultPanel:
                 picture = gr.Image(label="Faces found", show_label=False, type="filepath", interactive=False,
                                    scale=3, elem_id=f"{prefix}-boxed")
         crops = gr.Gallery(label="Sampled face crops" if clip else "Face crops", columns=columns, fit_columns=False,
-                           height=height, object_fit="contain", elem_id=f"{prefix}-crops")
+                           height=height, object_fit="contain", elem_id=f"{prefix}-crops",
+                           elem_classes=[show.RESULT_GALLERY])
         heatmaps = heatmap_gallery(prefix, columns=columns if clip else 4, height=250 if clip else 240)
         with gr.Accordion("JSON report", open=False):
             report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
@@ -449,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("image model %s ready; loading the video path in the background", image_detector.scorer.name)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not ON_SPACES,
                 max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False,
-                css=show.VERDICT_CSS)
+                css=show.APP_CSS)
     return 0
 
 

@@ -159,6 +159,31 @@ def test_video_upload_shows_plot_and_crops(page, shots):
     page.screenshot(path=shots / "07_video_result.png", full_page=True)
 
 
+def test_a_phone_sees_every_sampled_face_of_a_clip(browser, app, shots):
+    """At 390 px wide, every crop and heatmap of a clip lies inside its gallery and the screen: no column runs off
+    the right edge, no row hides behind a scrollbar of the gallery's own."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(EXAMPLES / "astronaut_clip.webm"))
+    page.wait_for_selector("#video-input video")
+    page.click("#video-button")
+    page.wait_for_function("document.querySelectorAll('#video-heatmaps img').length >= 10")
+    outside = page.evaluate("""() => ['#video-crops', '#video-heatmaps'].flatMap(id => {
+        const gallery = document.querySelector(id).getBoundingClientRect();
+        return [...document.querySelectorAll(id + ' .grid-container img')].map(img => img.getBoundingClientRect())
+            .filter(r => r.top < gallery.top - 1 || r.bottom > gallery.bottom + 1 || r.right > innerWidth + 1)
+            .map(r => id + ' ' + Math.round(r.left) + ',' + Math.round(r.top));
+    })""")
+    assert outside == []
+    assert page.locator("#video-crops .grid-container img").count() >= 10
+    page.locator("#video-crops").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "07_video_result_phone.png")
+    context.close()
+
+
 def test_video_recorded_from_the_webcam(page, shots):
     page.get_by_role("tab", name="Video").click()
     video = page.locator("#video-input")

@@ -29,6 +29,14 @@ REAL_RGB = (22, 163, 74)
 UNCERTAIN_RGB = (107, 114, 128)
 VERDICT_RGB = {"fake": FAKE_RGB, "real": REAL_RGB, "uncertain": UNCERTAIN_RGB}
 VERDICT_CSS = "\n".join(f".verdict-{name} {{ color: rgb{rgb}; }}" for name, rgb in VERDICT_RGB.items())
+# On a phone a result gallery's fixed columns (five or six of ~100 px) run off its right edge and its fixed height
+# hides rows behind a scrollbar of its own: there, three columns as wide as the screen allows and every row shown.
+RESULT_GALLERY = "result-gallery"
+PHONE_CSS = f"""@media (max-width: 640px) {{
+  .{RESULT_GALLERY} .grid-container {{ grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }}
+  .{RESULT_GALLERY}, .{RESULT_GALLERY} .grid-wrap {{ height: auto !important; max-height: none !important; }}
+}}"""
+APP_CSS = VERDICT_CSS + "\n" + PHONE_CSS
 DISPLAY_SIDE = 1280
 REPORT_MAX_AGE_S = 3600
 VERDICT_WORDS = {"fake": "Likely fake", "real": "Likely real", "uncertain": "Uncertain", "no_face": "No face found",
@@ -130,13 +138,13 @@ def confidences(report: Report) -> dict[str, float] | None:
 
 
 def verdict_heading(verdict: str) -> str:
-    """The verdict's words as a Markdown heading, coloured by the app's ``VERDICT_CSS`` where it has a colour."""
+    """The verdict's words as a Markdown heading, coloured by the app's ``APP_CSS`` where it has a colour."""
     words = VERDICT_WORDS.get(verdict, verdict)
     return f'## <span class="verdict-{verdict}">{words}</span>' if verdict in VERDICT_RGB else f"## {words}"
 
 
 def verdict_markdown(report: Report, subject: str = "picture") -> str:
-    """A heading with the verdict (coloured by the app's ``VERDICT_CSS``) and lines that say how it was reached."""
+    """A heading with the verdict (coloured by the app's ``APP_CSS``) and lines that say how it was reached."""
     heading = verdict_heading(report.verdict)
     if report.verdict == "error":
         return f"{heading}\n\n{report.error or 'The file could not be analysed.'}"
