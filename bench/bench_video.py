@@ -1,9 +1,12 @@
 """Video path benchmark: a 720p clip with a moving face, analysed end to end; peak memory for 10-s and 60-s clips.
 
-    python bench/bench_video.py [--image-model PATH] [--video-model PATH] [--repeats 5]
+    python bench/bench_video.py [--image-model PATH] [--video-model PATH ...] [--repeats 5]
+    python bench/bench_video.py --video-model model/weights/video_model.keras --video-model runs/previous.keras
 
-Prints markdown tables. Peak memory is each clip's own child process's maximum resident set size, so the 10-s
-and 60-s figures are independent of each other and of this process.
+Prints markdown tables. Several ``--video-model`` are loaded and timed one after the other in the same run (the
+new model beside the old; the load is what the app does in the background at start-up). Peak memory, for the
+first video model, is each clip's own child process's maximum resident set size, so the 10-s and 60-s figures
+are independent of each other and of this process.
 """
 
 from __future__ import annotations
@@ -104,9 +107,9 @@ def child(args: argparse.Namespace) -> None:
                       "frames_with_face": report.clip.frames_with_face if report.clip else None}))
 
 
-def memory_row(args: argparse.Namespace, clip: Path, model: str) -> dict:
+def memory_row(args: argparse.Namespace, clip: Path, model: str, video_model: str) -> dict:
     command = [sys.executable, __file__, "--child", str(clip), "--model", model, "--frames", str(args.frames),
-               "--image-model", args.image_model, "--video-model", args.video_model]
+               "--image-model", args.image_model, "--video-model", video_model]
     result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -114,7 +117,8 @@ def memory_row(args: argparse.Namespace, clip: Path, model: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-model", default=str(DEFAULT_IMAGE_MODEL))
-    parser.add_argument("--video-model", default=str(DEFAULT_VIDEO_MODEL))
+    parser.add_argument("--video-model", action="append", default=None,
+                        help="a video model; repeat to measure several in one run (default: the shipped one)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -122,22 +126,34 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.image_model).exists():
         parser.error(f"no image model at {args.image_model}: train one or pass --image-model PATH")
+    video_models = args.video_model or [str(DEFAULT_VIDEO_MODEL)]
     if args.child:
+        args.video_model = video_models[0]
         child(args)
         return
 
     faces = FaceDetector()
-    detector = VideoDetector(FaceScorer(args.image_model), args.video_model, faces=faces, frames=args.frames)
+    scorer = FaceScorer(args.image_model)
     rows, memory = [], []
     with tempfile.TemporaryDirectory() as tmp:
         clips = {seconds: write_clip(Path(tmp) / f"face_{seconds}s.mp4", seconds) for seconds in (10, 60)}
         ten = clips[10]
-        for model in detector.available_models:
-            report = detector.analyze_file(ten, model=model)
-            assert report.verdict in ("real", "uncertain", "fake"), report.error
-            p50, p95 = timed(lambda: detector.analyze_file(ten, model=model), args.repeats)
-            rows.append((f"10-s 720p clip, {args.frames} frames, `--model {model}` ({report.model})", p50, p95,
-                         f"face in {report.clip.frames_with_face}/{report.clip.frames_sampled} frames"))
+        first = None
+        for video_model in video_models:
+            started = time.perf_counter()
+            detector = VideoDetector(scorer, video_model, faces=faces, frames=args.frames)
+            load = time.perf_counter() - started
+            if detector.video_model is not None:
+                rows.append((f"load {detector.video_model.name} (built and warmed, as the app does in the "
+                             "background)", load, load, "one load"))
+            for model in detector.available_models[:1] if first else detector.available_models:
+                report = detector.analyze_file(ten, model=model)
+                assert report.verdict in ("real", "uncertain", "fake"), report.error
+                p50, p95 = timed(lambda: detector.analyze_file(ten, model=model), args.repeats)
+                rows.append((f"10-s 720p clip, {args.frames} frames, `--model {model}` ({report.model})", p50, p95,
+                             f"face in {report.clip.frames_with_face}/{report.clip.frames_sampled} frames"))
+            first = first or detector
+        detector = first
         clip = open_clip(ten)
         p50, p95 = timed(lambda: sum(1 for _ in clip.frames(args.frames)), args.repeats)
         rows.append((f"  of which decoding {clip.frame_count} frames, keeping {args.frames}", p50, p95, ""))
@@ -152,7 +168,7 @@ def main() -> None:
         rows.append(("  (face detection frame by frame, long side 480)", p50, p95, "not used: for comparison"))
         for seconds, path in clips.items():
             for model in detector.available_models:
-                memory.append((seconds, model, memory_row(args, path, model)))
+                memory.append((seconds, model, memory_row(args, path, model, video_models[0])))
 
     print("| measurement | p50 | p95 | notes |\n|---|---|---|---|")
     for name, p50, p95, note in rows:
