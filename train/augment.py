@@ -13,6 +13,19 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+# The ranges of each step, drawn uniformly (the probabilities are the fields of ``QualityAugmentation``).
+BRIGHTNESS = 0.12  # ± share of the 0–1 range
+CONTRAST = (0.75, 1.25)
+SATURATION = (0.7, 1.3)
+HUE = 0.03
+ROTATION_RAD = 0.1  # ± about 6°
+ZOOM = (0.92, 1.08)
+SHIFT = 0.04  # ± share of the side
+BLUR_SIGMA = (0.4, 2.2)
+SHARPEN_AMOUNT = (0.3, 1.5)
+SHARPEN_SIGMA = (0.8, 2.0)
+MIN_NOISE = 1.0  # Gaussian noise σ from MIN_NOISE to QualityAugmentation.max_noise (0–255)
+
 
 @dataclass(frozen=True)
 class QualityAugmentation:
@@ -44,10 +57,10 @@ class QualityAugmentation:
         x = _maybe(self.colour, x, _colour_jitter)
         x = _maybe(self.affine, x, _small_affine)
         x = _maybe(self.rescale, x, lambda v: _rescale(v, size, self.min_side, self.max_side))
-        x = _maybe(self.blur, x, lambda v: gaussian_blur(v, tf.random.uniform((), 0.4, 2.2)))
+        x = _maybe(self.blur, x, lambda v: gaussian_blur(v, tf.random.uniform((), *BLUR_SIGMA)))
         x = _maybe(self.sharpen, x, _sharpen)
         x = _maybe(self.noise, x, lambda v: v + tf.random.normal(tf.shape(v), 0.0,
-                                                                 tf.random.uniform((), 1.0, self.max_noise)))
+                                                                 tf.random.uniform((), MIN_NOISE, self.max_noise)))
         x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
         x = _maybe(self.jpeg, x, lambda v: _jpeg(v, self.min_quality))
         x = _maybe(self.jpeg * self.jpeg_twice, x, lambda v: _jpeg(v, self.min_quality))
@@ -62,19 +75,19 @@ def _maybe(probability: float, x: tf.Tensor, op) -> tf.Tensor:
 
 def _colour_jitter(x: tf.Tensor) -> tf.Tensor:
     x = x / 255.0
-    x = tf.image.random_brightness(x, 0.12)
-    x = tf.image.random_contrast(x, 0.75, 1.25)
-    x = tf.image.random_saturation(x, 0.7, 1.3)
-    x = tf.image.random_hue(x, 0.03)
+    x = tf.image.random_brightness(x, BRIGHTNESS)
+    x = tf.image.random_contrast(x, *CONTRAST)
+    x = tf.image.random_saturation(x, *SATURATION)
+    x = tf.image.random_hue(x, HUE)
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
 def _small_affine(x: tf.Tensor) -> tf.Tensor:
     """Rotation up to ±6°, zoom ±8 %, shift up to ±4 % (reflect padding), one projective transform."""
     size = tf.cast(tf.shape(x)[1:3], tf.float32)
-    angle = tf.random.uniform((), -0.1, 0.1)
-    scale = tf.random.uniform((), 0.92, 1.08)
-    shift = tf.random.uniform((2,), -0.04, 0.04) * size
+    angle = tf.random.uniform((), -ROTATION_RAD, ROTATION_RAD)
+    scale = tf.random.uniform((), *ZOOM)
+    shift = tf.random.uniform((2,), -SHIFT, SHIFT) * size
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     cy, cx = size[0] / 2.0, size[1] / 2.0
     transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy - shift[1],
@@ -126,8 +139,8 @@ def gaussian_blur(x: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
 
 def _sharpen(x: tf.Tensor) -> tf.Tensor:
     """Unsharp mask of random strength."""
-    amount = tf.random.uniform((), 0.3, 1.5)
-    return x + amount * (x - gaussian_blur(x, tf.random.uniform((), 0.8, 2.0)))
+    amount = tf.random.uniform((), *SHARPEN_AMOUNT)
+    return x + amount * (x - gaussian_blur(x, tf.random.uniform((), *SHARPEN_SIGMA)))
 
 
 def _jpeg(x: tf.Tensor, min_quality: int) -> tf.Tensor:
