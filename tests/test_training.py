@@ -120,6 +120,20 @@ def test_missing_class_folder_is_a_clear_command_line_error(tmp_path, capsys):
     assert "no Fake/ folder" in capsys.readouterr().err
 
 
+def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, capsys):
+    """The frozen config checks itself (a ``TrainingError``, one sentence); ``main`` turns it into a usage error."""
+    from train.config import TrainingError
+
+    flags = image.build_parser().parse_args(["--data", str(tmp_path), "--warmup-steps", "10"])
+    with pytest.raises(TrainingError, match="need a registry backbone"):
+        image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
+    for bad in (["--warmup-steps", "10"], ["--self-blend-share", "1.5"]):
+        with pytest.raises(SystemExit) as exit_info:
+            image.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *bad])
+        assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_several_domains_with_weights_and_self_blended_fakes(tiny_faces, tmp_path):
     spec = tmp_path / "domains.txt"
     spec.write_text(f"{tiny_faces} 0.5\n")
