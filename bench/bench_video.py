@@ -138,7 +138,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clips = {seconds: write_clip(Path(tmp) / f"face_{seconds}s.mp4", seconds) for seconds in (10, 60)}
         ten = clips[10]
-        first = None
+        detectors: list[VideoDetector] = []
         for video_model in video_models:
             started = time.perf_counter()
             detector = VideoDetector(scorer, video_model, faces=faces, frames=args.frames)
@@ -146,14 +146,15 @@ def main() -> None:
             if detector.video_model is not None:
                 rows.append((f"load {detector.video_model.name} (built and warmed, as the app does in the "
                              "background)", load, load, "one load"))
-            for model in detector.available_models[:1] if first else detector.available_models:
+            # the image model is the same for every video model: timed with the first only
+            for model in detector.available_models[:1] if detectors else detector.available_models:
                 report = detector.analyze_file(ten, model=model)
                 assert report.verdict in ("real", "uncertain", "fake"), report.error
                 p50, p95 = timed(lambda: detector.analyze_file(ten, model=model), args.repeats)
                 rows.append((f"10-s 720p clip, {args.frames} frames, `--model {model}` ({report.model})", p50, p95,
                              f"face in {report.clip.frames_with_face}/{report.clip.frames_sampled} frames"))
-            first = first or detector
-        detector = first
+            detectors.append(detector)
+        detector = detectors[0]
         clip = open_clip(ten)
         p50, p95 = timed(lambda: sum(1 for _ in clip.frames(args.frames)), args.repeats)
         rows.append((f"  of which decoding {clip.frame_count} frames, keeping {args.frames}", p50, p95, ""))

@@ -77,7 +77,8 @@ class TrackResult:
     mean_fake_probability: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "frames": list(self.frames), "mean_fake_probability": rounded(self.mean_fake_probability)}
+        return {"id": self.id, "frames": list(self.frames),
+                "mean_fake_probability": rounded(self.mean_fake_probability)}
 
 
 @dataclass
@@ -102,7 +103,7 @@ class ClipSummary:
     @property
     def frames_with_face(self) -> int:
         """Sampled frames in which the main face was found."""
-        return sum(frame.fake_probability is not None for frame in self.frames)
+        return len(self.scored_frames)
 
     @property
     def scored_frames(self) -> list[SampledFrameResult]:

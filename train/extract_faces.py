@@ -100,7 +100,8 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         dense = _main_track(sorted(decoded), faces)
         boxes.update({i: box for i, box in dense.items() if i not in serving})
     indices = sorted(boxes)
-    crops = [resize_faces(crop_face(decoded[i], boxes[i], FACE_RECIPE.margin), image_size).numpy().astype(np.uint8) for i in indices]
+    crops = [resize_faces(crop_face(decoded[i], boxes[i], FACE_RECIPE.margin), image_size).numpy().astype(np.uint8)
+             for i in indices]
     return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
                         frame_count=clip.frame_count)
 

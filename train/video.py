@@ -139,7 +139,8 @@ def train_frames(config: VideoConfig) -> dict[str, Any]:
     """Stage 1: the frame model (encoder + per-frame head) trained like the image model: face crops of every
     domain (image folders and face caches), balanced, quality-augmented, with self-blended fakes, calibrated."""
     source = config.backbone_weights
-    image_size = config.image_size or _saved_image_size(source) or VIDEO_IMAGE_SIZE
+    saved = _saved(source)
+    image_size = config.image_size or saved.get("image_size") or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
         model = _frame_model_from(source, image_size, config.fallback, config.dropout)[0]
@@ -148,22 +149,15 @@ def train_frames(config: VideoConfig) -> dict[str, Any]:
                   f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
         return frame_model_at(model, image_size, config.dropout)
 
-    encoder = source if source in BACKBONES else "efficientnet_b0"
-    if source.endswith(".keras") and Path(source).is_file():
-        encoder = _saved(source).get("architecture", encoder).removesuffix("_bilstm")
+    encoder = saved.get("architecture", source if source in BACKBONES else "efficientnet_b0").removesuffix("_bilstm")
     return train_face_model(config, build, image_size,
                             {"kind": "frames", "architecture": encoder, "backbone_weights": source, "stage": "frames"},
-                            start_is_candidate=_saved(source).get("kind") in ("frames", "video"))
+                            start_is_candidate=saved.get("kind") in ("frames", "video"))
 
 
 def _saved(choice: str) -> dict[str, Any]:
     """The metadata of a saved frame or video model (empty for imagenet, none or a weights file)."""
     return read_metadata(choice) if choice.endswith(".keras") and Path(choice).is_file() else {}
-
-
-def _saved_image_size(choice: str) -> int | None:
-    """The face size a saved frame or video model was trained on (None for imagenet, none or a weights file)."""
-    return _saved(choice).get("image_size")
 
 
 def _load_sequence_splits(config: VideoConfig) -> dict:
