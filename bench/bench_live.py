@@ -86,7 +86,7 @@ def steadiness(live: LiveScorer, video, frames: list[np.ndarray]) -> dict[str, t
         if rolling.fake_probability is not None:
             series["per-frame average"].append(rolling.fake_probability)
         if video is not None and crops:
-            series["video model"].append(video.score([crops[-window:]])[0][0])
+            series["video model"].append(video.score([crops[-window:]])[0].probability)
     results = {}
     for name, values in series.items():
         if name in thresholds and values:

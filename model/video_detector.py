@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from model.store import DEFAULT_VIDEO_MODEL, load_served_model
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
 
-__all__ = ["DEFAULT_VIDEO_MODEL", "VideoDetector", "VideoModel"]
+__all__ = ["DEFAULT_VIDEO_MODEL", "SequenceScore", "VideoDetector", "VideoModel"]
 
 MAX_SCORED_TRACKS = 4
 MIN_EVIDENCE_FRAMES = 3  # a main face seen in fewer sampled frames gives no confident clip verdict
@@ -41,6 +42,15 @@ class SampledFrame:
     crops: list[np.ndarray]
 
 
+class SequenceScore(NamedTuple):
+    """One face sequence scored by the video model: the clip's calibrated fake probability, and each crop's
+    per-frame fake probability, calibrated (``frames``) and as the per-frame head gave it (``raw_frames``)."""
+
+    probability: float
+    frames: np.ndarray
+    raw_frames: np.ndarray
+
+
 class VideoModel:
     """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out."""
 
@@ -55,8 +65,8 @@ class VideoModel:
         self._predict(tf.zeros((1, self.frames, self.image_size, self.image_size, 3)))
         self._cam: GradCam | None = None
 
-    def score(self, sequences: list[list[np.ndarray]]) -> list[tuple[float, np.ndarray]]:
-        """For each sequence of RGB face crops: the calibrated fake probability of the sequence and of each crop.
+    def score(self, sequences: list[list[np.ndarray]]) -> list[SequenceScore]:
+        """Each sequence of RGB face crops scored: its calibrated clip probability and each crop's probability.
 
         A sequence shorter than the model's frame count is stretched by repeating crops evenly (never padded
         with blanks); a longer one is dealt into interleaved windows, each spread over the whole sequence, whose
@@ -68,7 +78,7 @@ class VideoModel:
         batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
         outputs = self._predict(batch)
         video = self.calibration(outputs["video"].numpy()[:, 0])
-        frames = self.frame_calibration(outputs["frames"].numpy()[:, :, 0])
+        frames = outputs["frames"].numpy()[:, :, 0]
         results = []
         for owner, crops in enumerate(sequences):
             rows = [row for row, (who, _) in enumerate(windows) if who == owner]
@@ -76,9 +86,19 @@ class VideoModel:
             for row in rows:
                 np.add.at(sums, windows[row][1], frames[row])
                 np.add.at(counts, windows[row][1], 1)
-            results.append((float(video[rows].mean()), sums / counts))
+            raw = sums / counts
+            results.append(SequenceScore(float(video[rows].mean()), self.frame_calibration(raw), raw))
         return results
 
+    def runs_the_image_model(self, scorer: FaceScorer) -> bool:
+        """Whether this model's encoder and per-frame head are ``scorer``'s image model itself: the same input
+        size and the same weights in the same order (a video model trained on a frozen image model's backbone).
+        Then its raw per-frame outputs are the image model's, and the image-model score needs no second pass."""
+        ours = (self.keras_model.get_layer("encoder").layer.get_weights()
+                + self.keras_model.get_layer("frames").layer.get_weights())
+        theirs = scorer.keras_model.get_weights()
+        return (self.image_size == scorer.image_size and len(ours) == len(theirs)
+                and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, theirs)))
 
     def windows(self, length: int) -> list[np.ndarray]:
         """The crop positions of each window the model sees for a sequence of ``length`` crops: one window,
@@ -116,6 +136,7 @@ class VideoDetector:
         self.image_scorer = image_scorer
         self.available_models = models_for(video_model_path)
         self.video_model = VideoModel(video_model_path) if "video" in self.available_models else None
+        self.shares_encoder = self.video_model is not None and self.video_model.runs_the_image_model(image_scorer)
         self.recipe = self.video_model.recipe if self.video_model is not None else image_scorer.recipe
         self.faces = faces or face_detector(self.recipe)
         self.frames, self.max_seconds = frames, max_seconds
@@ -195,14 +216,18 @@ class VideoDetector:
     def _score(self, crops: list[list[np.ndarray]], model: str
                ) -> tuple[list[tuple[float, np.ndarray]], dict[str, float]]:
         """Each track's fake probability and its faces' with ``model``; plus the main track's probability under
-        every model that ran (the image model always runs on it: the baseline the video model has to beat)."""
+        every model that ran (the image model always scores it: the baseline the video model has to beat). When
+        the video model runs the image model's own weights per frame, its raw per-frame outputs are that score."""
         if not crops:
             return [], {}
-        image = [(float(np.mean(p)), p) for p in self._image_scores(crops if model == "image" else crops[:1])]
         if model == "image":
+            image = [(float(np.mean(p)), p) for p in self._image_scores(crops)]
             return image, {"image": image[0][0]}
-        video = self.video_model.score(crops)
-        return video, {"image": image[0][0], "video": video[0][0]}
+        scored = self.video_model.score(crops)
+        baseline = (self.image_scorer.calibration(scored[0].raw_frames) if self.shares_encoder
+                    else self._image_scores(crops[:1])[0])
+        video = [(score.probability, score.frames) for score in scored]
+        return video, {"image": float(np.mean(baseline)), "video": video[0][0]}
 
     def _image_scores(self, sequences: list[list[np.ndarray]]) -> list[np.ndarray]:
         """The image model's probability for every crop of each sequence, in one batch."""

@@ -108,7 +108,7 @@ def _direct(model: VideoModel, sequence: list[np.ndarray]) -> tuple[float, np.nd
 def test_short_sequences_are_filled_by_repeating_faces(detector, astronaut):
     model = detector.video_model
     a, b = astronaut[50:200, 150:300], astronaut[::-1][50:200, 150:300]
-    (video, per_face), = model.score([[a, b]])
+    (video, per_face, _), = model.score([[a, b]])
     expected_video, expected_frames = _direct(model, [a, a, b, b])
     assert video == pytest.approx(expected_video, abs=1e-5)
     assert per_face == pytest.approx([expected_frames[:2].mean(), expected_frames[2:].mean()], abs=1e-5)
@@ -123,19 +123,51 @@ def test_scores_go_through_the_stored_clip_and_frame_calibrations(video_model_pa
     write_metadata(path, {**read_metadata(video_model_path),
                           "calibration": {"method": "platt", "slope": 0.0, "intercept": 1.0},
                           "frame_calibration": {"method": "platt", "slope": 0.0, "intercept": -2.0}})
-    (video, per_face), = VideoModel(path).score([[astronaut[50:200, 150:300]] * 3])
+    (video, per_face, raw), = VideoModel(path).score([[astronaut[50:200, 150:300]] * 3])
     assert video == pytest.approx(1 / (1 + np.exp(-1.0)), abs=1e-6)
     assert per_face == pytest.approx([1 / (1 + np.exp(2.0))] * 3, abs=1e-6)
+    assert raw == pytest.approx(_direct(VideoModel(path), [astronaut[50:200, 150:300]] * 4)[1][:3], abs=1e-5)
 
 
 def test_long_sequences_are_dealt_into_windows(detector, astronaut):
     model = detector.video_model
     crops = [np.roll(astronaut, 9 * i, axis=1)[50:200, 150:300] for i in range(6)]
-    (video, per_face), = model.score([crops])
+    (video, per_face, _), = model.score([crops])
     first, second = _direct(model, [crops[i] for i in (0, 2, 2, 4)]), _direct(model, [crops[i] for i in (1, 3, 3, 5)])
     assert video == pytest.approx((first[0] + second[0]) / 2, abs=1e-5)
     assert per_face[2] == pytest.approx(first[1][1:3].mean(), abs=1e-5)
     assert per_face[5] == pytest.approx(second[1][3], abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def lite_models(tmp_path_factory) -> tuple[Path, Path]:
+    """A registry image model (EfficientNet-Lite0 on 32-pixel faces, untrained) and a video model built on it the
+    way ``train.video --encoder IMAGE_MODEL`` builds one: the image model's backbone and head run every frame."""
+    from model.architectures import assemble_video_model, build_sequence_head, frame_model_from_face_model
+    from model.backbones import BACKBONES
+    from model.store import save_model
+
+    folder, lite0 = tmp_path_factory.mktemp("lite"), BACKBONES["efficientnet_lite0"]
+    face = lite0.face_model(32)
+    image = save_model(face, folder / "image_model.keras",
+                       {"kind": "image", "architecture": lite0.name, "image_size": 32, "threshold": 0.5})
+    video = assemble_video_model(frame_model_from_face_model(face), build_sequence_head(4, lite0.width, 8), 4)
+    return image, save_model(video, folder / "video_model.keras",
+                             {"kind": "video", "frames": 4, "image_size": 32, "threshold": 0.5})
+
+
+def test_a_video_model_on_the_image_models_weights_gives_its_score_in_the_same_pass(lite_models, scorer, clips):
+    image_path, video_path = lite_models
+    lite = FaceScorer(image_path)
+    shared = VideoDetector(lite, video_path, frames=8)
+    assert shared.shares_encoder and not VideoDetector(scorer, video_path, frames=8).shares_encoder
+    passes = []
+    lite.score = lambda crops: passes.append(len(crops)) or FaceScorer.score(lite, crops)
+    report = shared.analyze_file(clips / "moving.mp4")
+    assert passes == []  # the image model did not run again on the main track
+    expected = FaceScorer.score(lite, [face.crop for face in report.faces]).mean()
+    assert report.to_json()["scores"]["image"] == pytest.approx(expected, abs=2e-4)
+    assert shared.analyze_file(clips / "moving.mp4", model="image").fake_probability == pytest.approx(expected, abs=1e-5)
 
 
 def test_without_video_weights_only_the_image_model_is_offered(scorer, tmp_path, clips):

@@ -83,7 +83,7 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
     labels = np.asarray(clips.labels)
     frame_y = np.repeat(labels, video_model.frames)
     scored = video_model.score(sequences)
-    video, per_frame = np.asarray([v for v, _ in scored]), np.concatenate([f for _, f in scored])
+    video, per_frame = np.asarray([s.probability for s in scored]), np.concatenate([s.frames for s in scored])
     write_report(list(labels), video, video_model.thresholds.fake_from, out, f"{split}_{name}",
                  f"{name} — {split} (clips, video model)")
     judged = [(video_model.name, video, per_frame, video_model.thresholds)]
