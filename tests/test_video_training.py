@@ -202,6 +202,26 @@ def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, 
     assert read_metadata(tmp_path / "model.keras")["image_size"] == 48
 
 
+@pytest.mark.parametrize("size", [None, 48])
+def test_sequence_stage_on_an_image_models_backbone(tiny_sequences, tmp_path, size):
+    """The shipped recipe: ``--encoder IMAGE_MODEL`` makes the image model's backbone the frozen encoder and its
+    head the per-frame head, at the image model's face size or at ``--image-size``."""
+    from model.backbones import BACKBONES
+    from model.image_detector import FaceScorer
+    from model.store import save_model
+    from model.video_detector import VideoModel
+
+    lite0 = BACKBONES["efficientnet_lite0"]
+    image = save_model(lite0.face_model(SIZE), tmp_path / "image_model.keras",
+                       {"kind": "image", "architecture": lite0.name, "image_size": SIZE, "threshold": 0.5})
+    video.main(["--data", str(tiny_sequences), "--out", str(tmp_path / "video"), "--epochs", "1", "--batch-size", "4",
+                "--frames", "4", "--encoder", str(image), "--lstm-units", "8", "--views", "0",
+                "--face-cache", str(tmp_path / "cache"), *(["--image-size", str(size)] if size else [])])
+    model = VideoModel(tmp_path / "video" / "model.keras")
+    assert model.image_size == (size or SIZE) and model.info.metadata["frame_head"] == "trained"
+    assert model.runs_the_image_model(FaceScorer(image)) == (size is None)
+
+
 def test_sequence_stage_takes_one_data_folder(tiny_sequences, tiny_faces, tmp_path, capsys):
     with pytest.raises(SystemExit):
         video.main(["--data", str(tiny_sequences), "--data", str(tiny_faces), "--out", str(tmp_path)])

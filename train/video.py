@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", default=None,
                         help="joint stage: the video model to fine-tune (kept unless an epoch beats it on Validation)")
     parser.add_argument("--image-size", type=int, default=None,
-                        help="face size (frames stage; default: that of the --backbone-weights model, else "
-                        f"{VIDEO_IMAGE_SIZE}; a saved encoder's weights carry over to another size). Later stages "
-                        "resize the cached faces to the encoder's size")
+                        help="face size the encoder sees (default: that of the --encoder model, else "
+                        f"{VIDEO_IMAGE_SIZE}; a saved encoder's weights carry over to another size); the cached "
+                        "faces are resized to it")
     parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames per clip the model sees")
     parser.add_argument("--views", type=int, default=3,
                         help="sequence stage: augmented copies of every Train clip, each with one quality draw for "
@@ -207,6 +207,8 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
     frame_model, head_trained = _frame_model_from(config.backbone_weights,
                                                   config.image_size or clips["train"].image_size, config.fallback,
                                                   config.dropout)
+    if config.image_size and frame_model.input_shape[1] != config.image_size:
+        frame_model = frame_model_at(frame_model, config.image_size, config.dropout)
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
     image_size = int(encoder.input_shape[1])
     clips = {name: c.resized(image_size) for name, c in clips.items()}
