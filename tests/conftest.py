@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
 
 import model  # noqa: E402, F401  (TensorFlow's settings, before any test imports TensorFlow)
+
+if TYPE_CHECKING:
+    import keras
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -68,6 +72,16 @@ def small_image_model(tmp_path_factory) -> Path:
     model = build_image_model("meso4", image_size=64)
     path = tmp_path_factory.mktemp("models") / "image_model.keras"
     return save_model(model, path, {"kind": "image", "architecture": "meso4", "image_size": 64, "threshold": 0.5})
+
+
+def save_lite_image_model(path: Path, image_size: int) -> tuple[keras.Model, Path]:
+    """An untrained EfficientNet-Lite0 image model saved with metadata at ``path``: the network and the path."""
+    from model.backbones import BACKBONES
+    from model.store import save_model
+
+    model = BACKBONES["efficientnet_lite0"].face_model(image_size)
+    return model, save_model(model, path, {"kind": "image", "architecture": model.name, "image_size": image_size,
+                                           "threshold": 0.5})
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 from model.image_detector import FaceScorer
 from model.preprocessing import resize_faces
 from model.video_detector import VideoDetector, VideoModel
+from tests.conftest import save_lite_image_model
 from tests.test_video_io import numbered_frames, set_webm_duration, write_clip
 
 VIDEO_THRESHOLD = 0.37
@@ -147,11 +148,10 @@ def lite_models(tmp_path_factory) -> tuple[Path, Path]:
     from model.backbones import BACKBONES
     from model.store import save_model
 
-    folder, lite0 = tmp_path_factory.mktemp("lite"), BACKBONES["efficientnet_lite0"]
-    face = lite0.face_model(32)
-    image = save_model(face, folder / "image_model.keras",
-                       {"kind": "image", "architecture": lite0.name, "image_size": 32, "threshold": 0.5})
-    video = assemble_video_model(frame_model_from_face_model(face), build_sequence_head(4, lite0.width, 8), 4)
+    folder = tmp_path_factory.mktemp("lite")
+    face, image = save_lite_image_model(folder / "image_model.keras", 32)
+    video = assemble_video_model(frame_model_from_face_model(face),
+                                 build_sequence_head(4, BACKBONES["efficientnet_lite0"].width, 8), 4)
     return image, save_model(video, folder / "video_model.keras",
                              {"kind": "video", "frames": 4, "image_size": 32, "threshold": 0.5})
 

@@ -18,6 +18,7 @@ from model.face_recipe import FACE_RECIPE
 from train import evaluate, extract_faces, video
 from train.extract_faces import FaceSequence
 from train.sequences import random_subset
+from tests.conftest import save_lite_image_model
 
 SIZE = 32
 
@@ -206,14 +207,10 @@ def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, 
 def test_sequence_stage_on_an_image_models_backbone(tiny_sequences, tmp_path, size):
     """The shipped recipe: ``--encoder IMAGE_MODEL`` makes the image model's backbone the frozen encoder and its
     head the per-frame head, at the image model's face size or at ``--image-size``."""
-    from model.backbones import BACKBONES
     from model.image_detector import FaceScorer
-    from model.store import save_model
     from model.video_detector import VideoModel
 
-    lite0 = BACKBONES["efficientnet_lite0"]
-    image = save_model(lite0.face_model(SIZE), tmp_path / "image_model.keras",
-                       {"kind": "image", "architecture": lite0.name, "image_size": SIZE, "threshold": 0.5})
+    _, image = save_lite_image_model(tmp_path / "image_model.keras", SIZE)
     video.main(["--data", str(tiny_sequences), "--out", str(tmp_path / "video"), "--epochs", "1", "--batch-size", "4",
                 "--frames", "4", "--encoder", str(image), "--lstm-units", "8", "--views", "0",
                 "--face-cache", str(tmp_path / "cache"), *(["--image-size", str(size)] if size else [])])
