@@ -4,6 +4,7 @@ recipe. ``ImageDetector``, ``VideoDetector``, the training face cache (``train.d
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from model.face_recipe import FACE_RECIPE, FaceRecipe
@@ -19,10 +20,25 @@ def face_detector(recipe: FaceRecipe = FACE_RECIPE) -> FaceDetector:
     return FaceDetector(recipe.detection_side, recipe.min_confidence)
 
 
+def cap(crop: np.ndarray, recipe: FaceRecipe = FACE_RECIPE) -> np.ndarray:
+    """A square crop shrunk (area averaging) to ``recipe.crop_ceiling`` when larger; as it is otherwise."""
+    ceiling = recipe.crop_ceiling
+    if ceiling and crop.shape[0] > ceiling:
+        return cv2.resize(crop, (ceiling, ceiling), interpolation=cv2.INTER_AREA)
+    return crop
+
+
+def cut(rgb: np.ndarray, box: tuple[int, int, int, int], recipe: FaceRecipe = FACE_RECIPE,
+        margin_scale: float = 1.0) -> np.ndarray:
+    """The square crop of one face box as the recipe cuts it: ``recipe.margin`` (times ``margin_scale``) around the
+    box, ``cap``ped at the recipe's ceiling."""
+    return cap(crop_face(rgb, box, recipe.margin * margin_scale), recipe)
+
+
 def cut_faces(detector: FaceDetector, rgb: np.ndarray, recipe: FaceRecipe = FACE_RECIPE
               ) -> list[tuple[Face, np.ndarray]]:
-    """Every face of an RGB picture, largest first, with its square crop (``recipe.margin`` around the box)."""
-    return [(face, crop_face(rgb, face.box, recipe.margin)) for face in detector.detect(rgb)]
+    """Every face of an RGB picture, largest first, with its crop (``cut``)."""
+    return [(face, cut(rgb, face.box, recipe)) for face in detector.detect(rgb)]
 
 
 def find_frame_faces(detector: FaceDetector, frames: list[np.ndarray],
@@ -38,7 +54,7 @@ def find_frame_faces(detector: FaceDetector, frames: list[np.ndarray],
 
 def cut_frame_faces(detector: FaceDetector, frames: list[np.ndarray], recipe: FaceRecipe = FACE_RECIPE,
                     side: int | None = None) -> list[list[tuple[Face, np.ndarray]]]:
-    """``find_frame_faces`` with each face's crop (copied: the frames need not be kept)."""
+    """``find_frame_faces`` with each face's crop (``cut``; copied: the frames need not be kept)."""
     found = find_frame_faces(detector, frames, side or recipe.frame_detection_side)
-    return [[(face, crop_face(frame, face.box, recipe.margin).copy()) for face in faces]
+    return [[(face, cut(frame, face.box, recipe).copy()) for face in faces]
             for frame, faces in zip(frames, found)]

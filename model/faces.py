@@ -17,10 +17,12 @@ MIN_IMAGE_SIDE = 24
 
 @dataclass(frozen=True)
 class Face:
-    """One detected face: ``box`` is (x, y, width, height) in the original image's pixels."""
+    """One detected face: ``box`` is (x, y, width, height) in the original image's pixels; ``landmarks`` MTCNN's
+    five points (eyes, nose, mouth corners) as (x, y) in the same pixels."""
 
     box: tuple[int, int, int, int]
     score: float
+    landmarks: tuple[tuple[float, float], ...] = ()
 
 
 class FaceDetector:
@@ -73,10 +75,22 @@ class FaceDetector:
         interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
         found = self._mtcnn.detect_faces([np.ascontiguousarray(cv2.resize(frame, size, interpolation=interpolation))
                                           for frame in frames])
-        return [sorted((Face(box=_to_original(result["box"], scale, width, height), score=float(result["confidence"]))
+        return [sorted((Face(box=_to_original(result["box"], scale, width, height), score=float(result["confidence"]),
+                             landmarks=_landmarks(result, scale))
                         for result in results if result["confidence"] >= self.min_confidence),
                        key=lambda face: face.box[2] * face.box[3], reverse=True)
                 for results in found]
+
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def _landmarks(result: dict, scale: float) -> tuple[tuple[float, float], ...]:
+    """MTCNN's five points in original pixels (none when it gave none)."""
+    points = result.get("keypoints") or {}
+    if not all(name in points for name in LANDMARKS):
+        return ()
+    return tuple((float(points[name][0]) / scale, float(points[name][1]) / scale) for name in LANDMARKS)
 
 
 def _to_original(box: list[float], scale: float, width: int, height: int) -> tuple[int, int, int, int]:

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.explain import GradCam, image_cam
-from model.face_path import cut_faces, face_detector
+from model.face_path import cap, cut_faces, face_detector
 from model.faces import FaceDetector
 from model.imaging import jpeg_quality, read_image
 from model.preprocessing import resize_faces
@@ -46,7 +46,9 @@ class FaceScorer:
         return self._cam(self._batch(crops))
 
     def _batch(self, crops: list[np.ndarray]) -> tf.Tensor:
-        return tf.stack([resize_faces(crop, self.image_size) for crop in crops])
+        """Crops as the model was trained on them: capped at its recipe's ceiling (crops that a video model's
+        recipe cut too), resized to its input."""
+        return tf.stack([resize_faces(cap(crop, self.recipe), self.image_size) for crop in crops])
 
     def flags(self, crop: np.ndarray, quality: int | None = None) -> list[str]:
         """``small`` when the face is smaller than the model reads reliably, ``compressed`` when the file's JPEG

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from model.face_recipe import FACE_RECIPE
 
-IMAGE_SIZE = 256
+IMAGE_SIZE = 224  # the shipped image model's input side
 CROP_MARGIN = FACE_RECIPE.margin
 
 

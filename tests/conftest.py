@@ -49,17 +49,22 @@ def faceless_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_faces(tmp_path_factory) -> Path:
-    """A Train/Validation/Test Real/Fake folder of 48×48 crops; fakes are blurred so a model can tell them apart."""
+def tiny_faces(tmp_path_factory, astronaut) -> Path:
+    """A Train/Validation/Test Real/Fake folder of small photos of one real face (the astronaut's, moved, scaled and
+    tinted a little each time), which the face path finds and cuts as it cuts any picture; fakes are blurred so a
+    model can tell them apart."""
     root = tmp_path_factory.mktemp("tiny_faces")
     rng = np.random.default_rng(0)
     for split, count in (("Train", 16), ("Validation", 8), ("Test", 8)):
         for label in ("Real", "Fake"):
             for index in range(count):
-                image = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+                top, left = rng.integers(10, 50), rng.integers(110, 150)
+                side = int(rng.integers(72, 110))
+                face = cv2.resize(astronaut[top:top + 220, left:left + 220], (side, side), interpolation=cv2.INTER_AREA)
+                face = np.clip(face * rng.uniform(0.85, 1.15, 3), 0, 255).astype(np.uint8)
                 if label == "Fake":
-                    image = cv2.GaussianBlur(image, (7, 7), 0)
-                write_rgb(root / split / label / f"{index}.jpg", image)
+                    face = cv2.GaussianBlur(face, (5, 5), 0)
+                write_rgb(root / split / label / f"{index}.jpg", face)
     return root
 
 

@@ -112,22 +112,24 @@ def test_one_folder_with_val_split_and_any_letter_case(tmp_path):
     assert splits["validation"].counts() == {"real": 2, "fake": 2}
 
 
-def test_missing_class_folder_is_a_clear_command_line_error(tmp_path, capsys):
-    (tmp_path / "Real").mkdir()
+def test_missing_real_folder_is_a_clear_command_line_error(tmp_path, capsys):
+    """A folder of reals alone is a real-only domain (its fakes are self-blends); one without reals is refused."""
+    (tmp_path / "Fake").mkdir()
     with pytest.raises(SystemExit) as exit_info:
         image.main(["--data", str(tmp_path)])
     assert exit_info.value.code == 2
-    assert "no Fake/ folder" in capsys.readouterr().err
+    assert "no Real/ folder" in capsys.readouterr().err
 
 
 def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, capsys):
     """The frozen config checks itself (a ``TrainingError``, one sentence); ``main`` turns it into a usage error."""
     from train.config import TrainingError
 
-    flags = image.build_parser().parse_args(["--data", str(tmp_path), "--warmup-steps", "10"])
+    flags = image.build_parser().parse_args(["--data", str(tmp_path), "--backbone", "residual_cnn",
+                                             "--warmup-steps", "10"])
     with pytest.raises(TrainingError, match="need a registry backbone"):
         image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
-    for bad in (["--warmup-steps", "10"], ["--self-blend-share", "1.5"]):
+    for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"]):
         with pytest.raises(SystemExit) as exit_info:
             image.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *bad])
         assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err

@@ -13,9 +13,10 @@ import tensorflow as tf
 from model.preprocessing import crop_face, resize_faces
 from tests.conftest import write_rgb
 from train.augment import QualityAugmentation, gaussian_blur
-from train.data import Labelled, Shard, mixed_dataset, stream_weights
-from train.domains import AS_GIVEN, DETECTED, FaceCropper, domains_from_args, load_domains, read_spec
-from train.self_blend import self_blend
+from model.face_recipe import FACE_RECIPE
+from train.data import Labelled, Shard, mixed_dataset, read_record, stream_weights
+from train.domains import LARGE_PICTURE, PICTURE, SELF_BLENDED, FaceCropper, domains_from_args, load_domains, read_spec
+from train.self_blend import face_mask, self_blend
 from train.sequences import jittered_frames
 
 
@@ -29,25 +30,29 @@ def _flat_domain(root, values: dict[str, int], count: int = 12, side: int = 32) 
     return Labelled(paths, labels)
 
 
-def test_batches_follow_domain_weights_classes_and_self_blend_share(tmp_path):
+def test_batches_hold_real_fake_pairs_of_one_domain_by_weight_with_self_blends_of_the_real_beside_them(tmp_path):
+    """Every batch is (real, fake) pairs; a pair comes from one domain, domains are drawn by weight; a paired fake is,
+    with the self-blend share, a self-blend of the very real beside it (a flat real stays flat at its corner), and a
+    real-only domain's fakes are always self-blends of their reals."""
     domains = {"a": (_flat_domain(tmp_path / "a", {"Real": 10, "Fake": 60}), 3.0),
-               "b": (_flat_domain(tmp_path / "b", {"Real": 110, "Fake": 160}), 1.0)}
-    expected = stream_weights(domains, 0.25)
-    assert sum(expected.values()) == pytest.approx(1.0)
-    assert expected == pytest.approx({"a/real": 0.375, "a/fake": 0.28125, "b/real": 0.125, "b/fake": 0.09375,
-                                      "self-blended/fake": 0.125})
+               "b": (_flat_domain(tmp_path / "b", {"Real": 110, "Fake": 160}), 1.0),
+               "c": (_flat_domain(tmp_path / "c", {"Real": 210}), 1.0)}
+    assert stream_weights(domains) == pytest.approx({"a": 0.6, "b": 0.2, "c": 0.2})
     dataset = mixed_dataset(domains, 32, 100, self_blend_share=0.25, seed=3, augmentation=None)
-    seen = Counter()
-    for faces, labels in dataset.take(40):
-        for corner, label in zip(faces.numpy()[:, 0, 0, 0], labels.numpy()):
-            real_stream = {10: "a/real", 110: "b/real", 60: "a/fake", 160: "b/fake"}[int(corner)]
-            seen["self-blended/fake" if label == 1 and real_stream.endswith("real") else real_stream] += 1
+    domain_of = {10: "a", 60: "a", 110: "b", 160: "b", 210: "c"}
+    seen, blended = Counter(), Counter()
+    for faces, labels in dataset.take(20):
+        corners, labels = faces.numpy()[:, 0, 0, 0].astype(int), labels.numpy()
+        assert labels.tolist() == [0.0, 1.0] * 50
+        for real, fake in zip(corners[0::2], corners[1::2]):
+            assert domain_of[real] == domain_of[fake]
+            seen[domain_of[real]] += 1
+            blended[domain_of[real]] += int(fake == real)
     total = sum(seen.values())
-    assert total == 4000
-    for stream, share in expected.items():
-        assert seen[stream] / total == pytest.approx(share, abs=0.025), stream
-    labels = np.concatenate([y.numpy() for _, y in dataset.take(10)])
-    assert labels.mean() == pytest.approx(0.5, abs=0.05)  # classes balanced
+    for name, share in stream_weights(domains).items():
+        assert seen[name] / total == pytest.approx(share, abs=0.04), name
+    assert blended["a"] / seen["a"] == pytest.approx(0.25, abs=0.07)
+    assert blended["c"] == seen["c"]
 
 
 def test_each_worker_reads_its_own_shard_of_every_file_list(tmp_path):
@@ -145,6 +150,26 @@ def test_self_blended_face_changes_inside_the_mask_only(astronaut):
         assert centre.min() > 0  # the mask covers the middle of the face
 
 
+def test_the_blending_mask_follows_the_face_outline_from_its_five_points(astronaut):
+    """With MTCNN's points the mask is the face's hull: it covers eyes, nose and mouth, narrows to the chin and
+    leaves the crop's corners (hair, neck and collar beside the face) untouched."""
+    from model.faces import FaceDetector
+    from model.preprocessing import square_box
+
+    found = FaceDetector().detect(astronaut)[0]
+    left, top, side, _ = square_box(found.box, astronaut.shape)
+    points = [[(x - left) / side, (y - top) / side] for x, y in found.landmarks]
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        mask = face_mask(224, rng, points)
+        for x, y in points:
+            assert mask[int(y * 224), int(x * 224)] > 0.5
+        assert mask[:, :8].max() < 0.05 and mask[:, -8:].max() < 0.05
+        for corner in (mask[:24, :24], mask[:24, -24:], mask[-24:, :24], mask[-24:, -24:]):
+            assert corner.max() < 0.05
+        assert (mask[-20:] > 0.5).mean() < 0.35  # the chin, not the whole lower edge
+
+
 def test_domains_from_flags_and_spec_file(tmp_path):
     (tmp_path / "spec.txt").write_text("# domains\nphotos 2\n../other  # no weight\n")
     domains = read_spec(tmp_path / "spec.txt")
@@ -158,25 +183,50 @@ def test_domains_from_flags_and_spec_file(tmp_path):
         domains_from_args(["x:-1"], None)
 
 
-def test_large_pictures_go_through_the_serving_face_path_once(tmp_path, astronaut, faceless_path):
+def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tmp_path, astronaut, faceless_path):
+    """Training feeds exactly the crop serving cuts (the same cutter, recipe and ceiling), for a 512-px portrait
+    and a 200-px picture alike; a faceless picture is left out; nothing is cut twice."""
+    from model.face_path import cut_faces, face_detector
+    from model.imaging import read_image
+
     root = tmp_path / "photos"
-    crop = astronaut[30:250, 130:350]
-    write_rgb(root / "Train" / "Real" / "portrait.jpg", astronaut)  # 512 px: a face is found and cut
-    write_rgb(root / "Train" / "Real" / "crop.jpg", np.asarray(resize_faces(crop, 200), np.uint8))
-    write_rgb(root / "Train" / "Fake" / "crop.jpg", crop)
+    small = np.asarray(resize_faces(astronaut[10:290, 110:390], 200), np.uint8)
+    portrait = write_rgb(root / "Train" / "Real" / "portrait.png", astronaut)
+    write_rgb(root / "Train" / "Real" / "small.png", small)
+    write_rgb(root / "Train" / "Fake" / "small.png", cv2.GaussianBlur(small, (5, 5), 0))
     cv2.imwrite(str(root / "Train" / "Fake" / "no_face.png"), cv2.resize(cv2.imread(str(faceless_path)), (640, 480)))
     for label in ("Real", "Fake"):
-        write_rgb(root / "Validation" / label / "crop.jpg", crop)
-    cropper = FaceCropper(tmp_path / "cache", image_size=64, quiet=True)
+        write_rgb(root / "Validation" / label / "small.png", small)
+    cropper = FaceCropper(tmp_path / "cache", quiet=True)
     domains = domains_from_args([str(root)], None)
     train = load_domains(domains, cropper)["train"][0]
-    assert sorted(train.origin) == [AS_GIVEN, AS_GIVEN, DETECTED]  # the faceless picture is left out
+    assert sorted(train.origin) == [PICTURE, PICTURE, LARGE_PICTURE]  # the faceless picture is left out
     assert train.data.counts() == {"real": 2, "fake": 1}
-    cached = train.data.paths[train.origin.index(DETECTED)]
-    assert cv2.imread(cached).shape == (64, 64, 3)
-    assert set(train.subsets()) == {AS_GIVEN, DETECTED}
-    stamp = cached and (tmp_path / "cache" / "faces").stat().st_mtime_ns
+    served = {path: cut_faces(face_detector(), read_image(path))[0][1]
+              for path in (portrait, root / "Train" / "Real" / "small.png")}
+    by_source = {read_record(p)["source"]: p for p in train.data.paths}
+    for source, expected in served.items():
+        cached = cv2.cvtColor(cv2.imread(by_source[str(source)]), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(cached, expected)  # the very crop serving cuts, capped alike
+        assert cached.shape[0] <= FACE_RECIPE.crop_ceiling
+    assert len(read_record(by_source[str(portrait)])["landmarks"]) == 5
+    before = sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "cache").rglob("*.png"))
     again = load_domains(domains, cropper)["train"][0]
     assert again.data.paths == train.data.paths
-    assert len(list((tmp_path / "cache").rglob("*.png"))) == 1
-    assert stamp == (tmp_path / "cache" / "faces").stat().st_mtime_ns  # read from the cache, not cut again
+    assert sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "cache").rglob("*.png")) == before  # not cut again
+
+
+def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_training(tmp_path, astronaut):
+    root = tmp_path / "people"
+    for split in ("Train", "Validation"):
+        for index in range(2):
+            write_rgb(root / split / "Real" / f"{index}.png", np.roll(astronaut, 8 * index, axis=1))
+    cropper = FaceCropper(tmp_path / "cache", quiet=True)
+    splits = load_domains(domains_from_args([str(root)], None), cropper)
+    assert splits["train"][0].data.counts() == {"real": 2, "fake": 0}  # made while training, beside their reals
+    validation = splits["validation"][0]
+    assert validation.data.counts() == {"real": 2, "fake": 2}
+    assert validation.origin == [PICTURE, PICTURE, SELF_BLENDED, SELF_BLENDED]
+    again = load_domains(domains_from_args([str(root)], None), cropper)["validation"][0]
+    for first, second in zip(validation.data.paths[2:], again.data.paths[2:]):
+        assert np.array_equal(cv2.imread(first), cv2.imread(second))  # made once, the same every run

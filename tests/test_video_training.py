@@ -11,7 +11,8 @@ import pytest
 
 from model.architectures import frame_model_at
 from model.faces import FaceDetector
-from model.preprocessing import crop_face, resize_faces
+from model.face_path import cut
+from model.preprocessing import resize_faces
 from model.store import load_model, read_metadata
 from model.video import spread
 from model.face_recipe import FACE_RECIPE
@@ -72,12 +73,12 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     assert stored["faces"].dtype == np.uint8 and stored["faces"].shape[1:] == (SIZE, SIZE, 3)
     assert stored["serving"].sum() == 4 and stored["indices"][stored["serving"]].tolist() == [0, 2, 5, 7]
     assert int(stored["label"]) == 0 and len(stored["faces"]) == 8
-    # the crop is exactly what serving cuts: detect_many at serving's side -> crop_face -> resize_faces
+    # the crop is exactly what serving cuts: detect_many at serving's side -> cut (margin, ceiling) -> resize_faces
     capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
     box = FaceDetector().detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
-    expected = resize_faces(crop_face(rgb, box), SIZE).numpy().astype(np.uint8)
+    expected = resize_faces(cut(rgb, box), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 
     assert extract_faces.main(args) == 0  # resumes: nothing left but the corrupt clip

@@ -1,8 +1,9 @@
 """Augmentation that makes image quality uninformative: the same random draws for real and fake faces.
 
 Resolution, sharpness, noise and compression separate the classes of single-domain data (DFDC fakes are
-blurrier than their sources; generated faces are cleaner than photos), so every face, whatever its label, is
-randomly rescaled, blurred or sharpened, noised, colour-jittered, flipped, slightly moved and re-compressed.
+blurrier than their sources; generated faces are cleaner than photos), and colour must not carry the verdict
+either, so every face, whatever its label, is randomly rescaled, blurred or sharpened, noised, colour-jittered,
+white-balanced, sometimes turned grey, flipped, slightly moved and re-compressed.
 All ops are TensorFlow ops, for ``tf.data.Dataset.map``. ``clip`` draws once for a stack of frames, so the
 faces of one video clip keep one look (one colour shift, one resolution, one JPEG quality), as a real clip does.
 """
@@ -16,8 +17,9 @@ import tensorflow as tf
 # The ranges of each step, drawn uniformly (the probabilities are the fields of ``QualityAugmentation``).
 BRIGHTNESS = 0.12  # ± share of the 0–1 range
 CONTRAST = (0.75, 1.25)
-SATURATION = (0.7, 1.3)
+SATURATION = (0.5, 1.5)
 HUE = 0.03
+CHANNEL_GAIN = 0.12  # ± per colour channel: white balance (warmer, cooler, greener) says nothing about the label
 ROTATION_RAD = 0.1  # ± about 6°
 ZOOM = (0.92, 1.08)
 SHIFT = 0.04  # ± share of the side
@@ -42,6 +44,8 @@ class QualityAugmentation:
     min_quality: int = 30
     jpeg_twice: float = 0.25
     colour: float = 0.8
+    white_balance: float = 0.5
+    greyscale: float = 0.1
     affine: float = 0.5
 
     def __call__(self, image: tf.Tensor) -> tf.Tensor:
@@ -55,6 +59,8 @@ class QualityAugmentation:
         x = tf.cast(frames, tf.float32)
         x = _maybe(0.5, x, lambda v: tf.reverse(v, axis=[2]))
         x = _maybe(self.colour, x, _colour_jitter)
+        x = _maybe(self.white_balance, x, _channel_gain)
+        x = _maybe(self.greyscale, x, lambda v: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(v)))
         x = _maybe(self.affine, x, _small_affine)
         x = _maybe(self.rescale, x, lambda v: _rescale(v, size, self.min_side, self.max_side))
         x = _maybe(self.blur, x, lambda v: gaussian_blur(v, tf.random.uniform((), *BLUR_SIGMA)))
@@ -80,6 +86,12 @@ def _colour_jitter(x: tf.Tensor) -> tf.Tensor:
     x = tf.image.random_saturation(x, *SATURATION)
     x = tf.image.random_hue(x, HUE)
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
+
+
+def _channel_gain(x: tf.Tensor) -> tf.Tensor:
+    """Each colour channel scaled by its own gain: a white-balance shift."""
+    gains = tf.random.uniform((3,), 1.0 - CHANNEL_GAIN, 1.0 + CHANNEL_GAIN)
+    return tf.clip_by_value(x * gains, 0.0, 255.0)
 
 
 def _small_affine(x: tf.Tensor) -> tf.Tensor:

@@ -42,14 +42,38 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
             **verdict_shares(labels, calibrated, thresholds)}
 
 
-def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64) -> dict[str, Any]:
-    """Platt scaling and the two verdict thresholds fitted on Validation, with Brier and ECE before and after."""
+def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: float) -> Thresholds:
+    """``thresholds`` with the fake threshold raised (never lowered) until at most ``max_called_fake`` of the
+    ``people`` scores (calibrated probabilities of real photos of people) reach it: calling a real person fake is
+    the costly error. The real threshold stays, so the faces in between are uncertain."""
+    if len(people) == 0:
+        return thresholds
+    above = np.sort(people)[::-1]
+    allowed = int(np.floor(max_called_fake * len(people)))
+    bound = float(np.nextafter(above[allowed], np.inf)) if allowed < len(above) else thresholds.fake_from
+    return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
+
+
+def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64,
+              people: Labelled | None = None, max_people_called_fake: float = 0.05) -> dict[str, Any]:
+    """Platt scaling and the two verdict thresholds fitted on Validation, with Brier and ECE before and after; with
+    ``people`` (the Validation real photos of people, a part of ``validation``) the fake threshold is raised for
+    them (``for_people``)."""
     labels = np.asarray(validation.labels)
     raw = predict_images(model, validation, image_size, batch_size)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     thresholds = choose_thresholds(labels, calibrated)
+    extra: dict[str, Any] = {}
+    if people is not None and len(people):
+        position = {path: index for index, path in enumerate(validation.paths)}
+        people_scores = calibrated[[position[path] for path in people.paths]]
+        balanced = thresholds
+        thresholds = for_people(thresholds, people_scores, max_people_called_fake)
+        extra = {"people_faces": len(people), "max_people_called_fake": max_people_called_fake,
+                 "fake_from_before_people": balanced.fake_from,
+                 "people_called_fake": float(np.mean(people_scores >= thresholds.fake_from))}
     return {"calibration": calibration.to_json(), "threshold": thresholds.fake_from,
             "real_below": thresholds.real_below,
-            "validation_calibration": {"faces": len(labels),
+            "validation_calibration": {"faces": len(labels), **extra,
                                        **calibration_summary(labels, raw, calibrated, thresholds)}}

@@ -8,10 +8,17 @@ Each trainer's ``main`` parses its flags and builds its config (``ImageConfig``,
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+VALIDATION_PER_CLASS = 600  # Validation faces per domain and class that select and calibrate a model
 REDUCE_LR_FACTOR = 0.5  # the plateau schedule: the rate is halved after patience // 2 stalled epochs
 MIN_LR = 1e-6
 
@@ -20,6 +27,43 @@ Config = TypeVar("Config", bound="TrainConfig")
 
 class TrainingError(ValueError):
     """A run that cannot go ahead as asked (flags that do not fit together, data that is not there)."""
+
+
+def read_config_file(path: str | Path, parser: argparse.ArgumentParser) -> tuple[dict[str, Any], tuple[dict, ...]]:
+    """A recipe file (TOML): its flags (keys are the trainer's long flags with ``_`` for ``-``) and its
+    ``[[data]]`` tables. Raises ``TrainingError`` for a file that cannot be read or a key no flag has."""
+    try:
+        with open(path, "rb") as handle:
+            recipe = tomllib.load(handle)
+    except OSError as error:
+        raise TrainingError(f"cannot read the config {path}: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TrainingError(f"{path} is not valid TOML: {error}") from None
+    tables = recipe.pop("data", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise TrainingError(f"{path}: data must be [[data]] tables")
+    dest = {option[2:].replace("-", "_"): action.dest for action in parser._actions
+            for option in action.option_strings if option.startswith("--")}
+    unknown = sorted(key for key in recipe if key not in dest or key in ("help", "config"))
+    if unknown:
+        raise TrainingError(f"{path}: no such flag: {', '.join(unknown)}")
+    return {dest[key]: value for key, value in recipe.items()}, tuple(tables)
+
+
+def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; with ``--config FILE`` the file's flags are the defaults that the command line overrides,
+    and its ``[[data]]`` tables are added to the domains (``namespace.data_tables``)."""
+    first, _ = parser.parse_known_args(argv)
+    tables: tuple[dict, ...] = ()
+    if getattr(first, "config", None):
+        try:
+            flags, tables = read_config_file(first.config, parser)
+        except TrainingError as error:
+            parser.error(str(error))
+        parser.set_defaults(**flags)
+    namespace = parser.parse_args(argv)
+    namespace.data_tables, namespace.config_file = tables, getattr(first, "config", None)
+    return namespace
 
 
 @dataclass(frozen=True)
@@ -40,6 +84,8 @@ class TrainConfig:
 
     data: tuple[str, ...]
     data_spec: str | None = None
+    data_tables: tuple[dict[str, Any], ...] = ()
+    config_file: str | None = None
     out: Path
     logdir: str | None
     epochs: int
@@ -81,6 +127,7 @@ class FaceTrainConfig(TrainConfig):
     weight_decay: float
     warmup_steps: int
     batch_norm: str
+    max_people_called_fake: float
     test: bool
 
     def check(self) -> None:

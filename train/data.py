@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,11 @@ import tensorflow as tf
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import resize_faces
 from train.augment import QualityAugmentation
-from train.self_blend import self_blend_batch_op
+from train.self_blend import self_blend_op
 
 LABELS = {"real": 0, "fake": 1}
 SPLITS = ("train", "validation", "test")
+RECORD_SUFFIX = ".json"  # a cached face crop's record of where it came from, beside it
 
 
 @dataclass
@@ -43,12 +45,15 @@ def _child(folder: Path, name: str) -> Path | None:
 
 
 def list_labelled(folder: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
-                  limit_per_class: int | None = None, seed: int = 0) -> Labelled:
-    """Every file under ``folder/Real`` and ``folder/Fake`` (recursive, any case) with its label."""
+                  limit_per_class: int | None = None, seed: int = 0, real_only: bool = False) -> Labelled:
+    """Every file under ``folder/Real`` and ``folder/Fake`` (recursive, any case) with its label; with
+    ``real_only`` a folder without ``Fake/`` gives its real files alone."""
     paths: list[str] = []
     labels: list[int] = []
     for name, label in LABELS.items():
         class_dir = _child(folder, name)
+        if class_dir is None and real_only and label == 1:
+            continue
         if class_dir is None:
             raise FileNotFoundError(f"{folder} has no {name.capitalize()}/ folder")
         files = sorted(str(p) for p in class_dir.rglob("*") if p.suffix.lower() in extensions and p.is_file())
@@ -58,6 +63,18 @@ def list_labelled(folder: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
         labels += [label] * len(files)
     if not paths:
         raise FileNotFoundError(f"no files with extensions {sorted(extensions)} under {folder}/Real or Fake")
+    return Labelled(paths, labels)
+
+
+def limited(data: Labelled, per_class: int, seed: int = 0) -> Labelled:
+    """At most ``per_class`` files of each class, drawn at random (in file order)."""
+    paths, labels = [], []
+    for label in (0, 1):
+        files = [p for p, y in zip(data.paths, data.labels) if y == label]
+        if len(files) > per_class:
+            files = sorted(random.Random(seed).sample(files, per_class))
+        paths += files
+        labels += [label] * len(files)
     return Labelled(paths, labels)
 
 
@@ -72,19 +89,20 @@ def has_splits(root: str | Path) -> bool:
 
 
 def load_splits(root: str | Path, val_split: float = 0.2, seed: int = 0,
-                extensions: frozenset[str] = IMAGE_EXTENSIONS, limit_per_class: int | None = None
-                ) -> dict[str, Labelled]:
-    """Train/Validation(/Test) from ``root``; a bare Real/Fake folder is split with ``val_split`` instead."""
+                extensions: frozenset[str] = IMAGE_EXTENSIONS, limit_per_class: int | None = None,
+                real_only: bool = False) -> dict[str, Labelled]:
+    """Train/Validation(/Test) from ``root``; a bare Real/Fake folder is split with ``val_split`` instead;
+    ``real_only`` accepts folders without ``Fake/``."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
     split_dirs = {name: _child(root, name) for name in SPLITS}
     if split_dirs["train"] is None:
-        everything = list_labelled(root, extensions, limit_per_class, seed)
+        everything = list_labelled(root, extensions, limit_per_class, seed, real_only)
         return dict(zip(("train", "validation"), _stratified_split(everything, val_split, seed)))
     if split_dirs["validation"] is None:
         raise FileNotFoundError(f"{root} has Train/ but no Validation/ folder")
-    return {name: list_labelled(folder, extensions, limit_per_class, seed)
+    return {name: list_labelled(folder, extensions, limit_per_class, seed, real_only)
             for name, folder in split_dirs.items() if folder is not None}
 
 
@@ -152,62 +170,85 @@ class Shard:
         return paths[self.index::self.count] if self.count > 1 else paths
 
 
-def _stream(paths: list[str], label: float, image_size: int, seed: int) -> tf.data.Dataset:
-    """Endless shuffled uint8 faces of one (domain, class), with their label."""
-    files = tf.data.Dataset.from_tensor_slices(paths).shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    faces = files.repeat().map(lambda p: _decode(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
-    return faces.ignore_errors(log_warning=True).map(lambda x: (x, tf.constant(label, tf.float32)))
+def read_record(crop: str | Path) -> dict:
+    """The JSON record cached beside a face crop (``train.domains``; empty for files that are not cached crops)."""
+    try:
+        return json.loads(Path(crop).with_suffix(RECORD_SUFFIX).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
-def _self_blended(faces: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
-    """Pseudo-fakes made from a stream of real faces (``train.self_blend``), labelled fake."""
-    def blend(x, _):
-        out = tf.numpy_function(self_blend_batch_op, [x], tf.uint8, stateful=True)
-        return tf.ensure_shape(out, (image_size, image_size, 3)), tf.constant(1.0, tf.float32)
+def landmark_array(paths: list[str]) -> np.ndarray:
+    """(n, 5, 2) float32: each crop's five points in fractions of its side, NaN where it has none."""
+    points = np.full((len(paths), 5, 2), np.nan, np.float32)
+    for index, path in enumerate(paths):
+        found = read_record(path).get("landmarks")
+        if found and len(found) == 5:
+            points[index] = found
+    return points
 
-    return faces.map(blend, num_parallel_calls=tf.data.AUTOTUNE)
+
+def _faces(paths: list[str], image_size: int, seed: int) -> tf.data.Dataset:
+    """Endless shuffled (uint8 face, its five points) of one (domain, class)."""
+    files = tf.data.Dataset.from_tensor_slices((paths, landmark_array(paths)))
+    files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
+    faces = files.map(lambda p, points: (_decode(p, image_size), points), num_parallel_calls=tf.data.AUTOTUNE)
+    return faces.ignore_errors(log_warning=True)
 
 
-def stream_weights(domains: dict[str, tuple[Labelled, float]], self_blend_share: float) -> dict[str, float]:
-    """Sampling probability of each stream: half real, half fake; each domain's share of a class by its weight;
-    ``self_blend_share`` of the fakes self-blended from real faces of every domain."""
+def _blend(face: tf.Tensor, points: tf.Tensor, image_size: int) -> tf.Tensor:
+    out = tf.numpy_function(self_blend_op, [face, points], tf.uint8, stateful=True)
+    return tf.ensure_shape(out, (image_size, image_size, 3))
+
+
+def _pairs(data: Labelled, image_size: int, self_blend_share: float, seed: int, shard: Shard) -> tf.data.Dataset:
+    """Endless (real, fake) pairs of one domain: (2, S, S, 3) uint8 faces, labels (0, 1). The fake is, with
+    probability ``self_blend_share`` (always for a real-only domain), a self-blend of the very real beside it (the
+    SBI pairing: the pair differs only by the blend), else one of the domain's own fakes."""
+    reals = shard.of([p for p, y in zip(data.paths, data.labels) if y == 0])
+    fakes = shard.of([p for p, y in zip(data.paths, data.labels) if y == 1])
+    if not reals:
+        raise ValueError("a domain has no real faces")
+    real_stream = _faces(reals, image_size, seed)
+    labels = tf.constant([0.0, 1.0])
+    if not fakes:
+        return real_stream.map(lambda x, p: (tf.stack([x, _blend(x, p, image_size)]), labels),
+                               num_parallel_calls=tf.data.AUTOTUNE)
+
+    def pair(real, fake):
+        (x, p), (other, _) = real, fake
+        made = tf.cond(tf.random.uniform(()) < self_blend_share, lambda: _blend(x, p, image_size), lambda: other)
+        return tf.stack([x, made]), labels
+
+    zipped = tf.data.Dataset.zip(real_stream, _faces(fakes, image_size, seed + 1))
+    return zipped.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def stream_weights(domains: dict[str, tuple[Labelled, float]]) -> dict[str, float]:
+    """Each domain's share of the (real, fake) pairs, by its weight."""
     total = sum(weight for _, weight in domains.values())
-    weights = {}
-    for name, (_, weight) in domains.items():
-        weights[f"{name}/real"] = 0.5 * weight / total
-        weights[f"{name}/fake"] = 0.5 * (1.0 - self_blend_share) * weight / total
-    if self_blend_share > 0:
-        weights["self-blended/fake"] = 0.5 * self_blend_share
-    return weights
+    return {name: weight / total for name, (_, weight) in domains.items()}
 
 
 def mixed_dataset(domains: dict[str, tuple[Labelled, float]], image_size: int, batch_size: int,
                   self_blend_share: float = 0.0, seed: int = 0, shard: Shard = Shard(),
                   augmentation: QualityAugmentation | None = QualityAugmentation()) -> tf.data.Dataset:
-    """Endless training batches balanced over domain and class: sources -> sampling -> augmentation -> batches.
+    """Endless training batches of (real, fake) pairs of one domain each, domains drawn by weight: sources ->
+    pairs -> augmentation (each face its own draw, whatever its label) -> batches (a pair is never split).
 
-    ``domains`` maps a name to (files, weight). Real faces of every domain also feed the self-blended fakes.
+    ``domains`` maps a name to (files, weight); a domain without fakes is paired with self-blends of its reals.
     Each worker of a multi-worker run reads only its ``shard`` of every file list.
     """
-    streams: dict[str, tf.data.Dataset] = {}
-    for offset, (name, (data, _)) in enumerate(domains.items()):
-        for label, word in ((0, "real"), (1, "fake")):
-            paths = shard.of([p for p, y in zip(data.paths, data.labels) if y == label])
-            if not paths:
-                raise ValueError(f"domain {name} has no {word} faces")
-            streams[f"{name}/{word}"] = _stream(paths, float(label), image_size, seed + 2 * offset + label)
-    weights = stream_weights(domains, self_blend_share)
-    if self_blend_share > 0:
-        reals = [streams[f"{name}/real"] for name in domains]
-        real_weights = [weights[f"{name}/real"] for name in domains]
-        streams["self-blended/fake"] = _self_blended(
-            tf.data.Dataset.sample_from_datasets(reals, real_weights, seed=seed + 991), image_size)
-    names = list(weights)
-    dataset = tf.data.Dataset.sample_from_datasets([streams[n] for n in names], [weights[n] for n in names],
-                                                   seed=seed)
+    if batch_size % 2:
+        raise ValueError("the batch size must be even: batches hold (real, fake) pairs")
+    streams = [_pairs(data, image_size, self_blend_share, seed + 2 * offset, shard)
+               for offset, (data, _) in enumerate(domains.values())]
+    weights = stream_weights(domains)
+    dataset = tf.data.Dataset.sample_from_datasets(streams, list(weights.values()), seed=seed)
     if augmentation is not None:
-        dataset = dataset.map(lambda x, y: (augmentation(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size, drop_remainder=True)
+        dataset = dataset.map(lambda x, y: (tf.stack([augmentation(x[0]), augmentation(x[1])]), y),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.unbatch().map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size, drop_remainder=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,46 +1,56 @@
-"""Training data from several domains: which folders, how much each counts, and their faces as serving sees them.
+"""Training data from several domains: which folders, how much each counts, and their faces as serving cuts them.
 
-A *domain* is one Real/Fake folder (with Train/Validation/Test splits, or one folder split by ``--val-split``)
-and a sampling weight. Its files become face crops the way serving cuts them:
+A *domain* is one Real/Fake folder (with Train/Validation/Test splits, or one folder split by ``--val-split``), a
+sampling weight, and optionally a cap on its files per class and split and a ``people`` mark (its real faces are
+photos of people, and bound the verdict thresholds). A domain with a ``Real/`` folder only is *real-only*: its
+fakes are self-blends of its own reals (``train.self_blend``), made in training beside the real they come from,
+and made once (seeded) and cached for its Validation and Test splits.
 
-* pictures that already are face crops (at most ``CROP_MAX_SIDE`` pixels on their long side) are used as they are;
-* larger pictures (portraits, generated 1024-px faces) go once through the serving face path (MTCNN's largest
-  face, ``crop_face``, ``resize_faces``) and the crop is cached as a PNG; pictures without a face are left out;
-* a face cache of ``train.extract_faces`` (``.npz`` face sequences of video clips) gives every face of each clip,
-  written out once as PNGs.
+Every picture becomes a face crop through the serving face path (``model.face_path``: MTCNN's largest face, ``cut``
+with the face recipe, crop ceiling included), whatever its size: there is no "crop as given". The crop is cached
+once as a PNG beside a JSON record of where it came from (source file, its size, the face box and MTCNN's five
+points in crop fractions, for face-shaped blending masks and the shortcut audit); pictures without a face are
+recorded as such and left out. A face cache of ``train.extract_faces`` (``.npz`` face sequences of video clips,
+cut by serving's video face path) gives every face of each clip, written out once as PNGs.
 
-Domains are given as repeated ``--data PATH[:WEIGHT]`` or in a spec file (``--data-spec``; one ``PATH [WEIGHT]``
-per line, ``#`` comments, paths relative to the file).
+Domains are given as repeated ``--data PATH[:WEIGHT]``, in a spec file (``--data-spec``; one ``PATH [WEIGHT]``
+per line, ``#`` comments, paths relative to the file) or as ``[[data]]`` tables of a ``--config`` file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FACE_RECIPE, FaceRecipe
 from model.imaging import IMAGE_EXTENSIONS
-from model.preprocessing import IMAGE_SIZE
-from train.data import Labelled, load_splits
+from train.config import VALIDATION_PER_CLASS
+from train.data import RECORD_SUFFIX, Labelled, holds_files, load_splits, read_record
 
-CROP_MAX_SIDE = 400
 SEQUENCE_SUFFIX = ".npz"
-DETECTED = "faces found in large pictures"
-AS_GIVEN = "crops as given"
+LARGE_SIDE = 400  # pictures longer than this are the portraits and press photos people bring; counted apart
+PICTURE = "faces cut from pictures"
+LARGE_PICTURE = f"faces cut from pictures over {LARGE_SIDE} px"
+CLIP = "faces of clips"
+SELF_BLENDED = "self-blends of the reals"
 
 
 @dataclass(frozen=True)
 class Domain:
-    """A Real/Fake folder and its share of the training batches."""
+    """A Real/Fake folder, its share of the training batches, at most ``limit_per_class`` files per class and split
+    (None: all), and whether its real faces are photos of people (``people``: they bound the thresholds)."""
 
     path: Path
     weight: float = 1.0
     name: str = ""
+    limit_per_class: int | None = None
+    people: bool = False
 
     @property
     def label(self) -> str:
@@ -99,79 +109,154 @@ def read_spec(spec: str | Path) -> list[Domain]:
     return domains
 
 
-def domains_from_args(data: list[str] | None, spec: str | None) -> list[Domain]:
-    """The domains of ``--data`` (repeated) and ``--data-spec``, with unique names."""
-    domains = [parse_domain(text) for text in data or []] + (read_spec(spec) if spec else [])
+def domain_from_table(table: dict[str, Any], base: Path | None = None) -> Domain:
+    """A ``[[data]]`` table of a config file: ``path`` and optionally ``weight``, ``name``, ``limit_per_class``,
+    ``people``."""
+    unknown = set(table) - {"path", "weight", "name", "limit_per_class", "people"}
+    if "path" not in table or unknown:
+        raise ValueError(f"a [[data]] table needs a path and takes weight, name, limit_per_class, people: {table}")
+    path = Path(table["path"]).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    weight = float(table.get("weight", 1.0))
+    if weight <= 0:
+        raise ValueError(f"domain weight must be positive: {table}")
+    return Domain(path, weight, table.get("name", ""), table.get("limit_per_class"), bool(table.get("people", False)))
+
+
+def domains_from_args(data: list[str] | None, spec: str | None, tables: tuple[dict[str, Any], ...] = ()
+                      ) -> list[Domain]:
+    """The domains of ``--data`` (repeated), ``--data-spec`` and a config's ``[[data]]`` tables, with unique
+    names."""
+    domains = ([parse_domain(text) for text in data or []] + (read_spec(spec) if spec else [])
+               + [domain_from_table(table) for table in tables])
     if not domains:
         raise ValueError("give at least one --data folder or a --data-spec file")
     seen: dict[str, int] = {}
     named = []
     for domain in domains:
         count = seen[domain.label] = seen.get(domain.label, 0) + 1
-        named.append(Domain(domain.path, domain.weight, domain.label if count == 1 else f"{domain.label}#{count}"))
+        named.append(Domain(domain.path, domain.weight, domain.label if count == 1 else f"{domain.label}#{count}",
+                            domain.limit_per_class, domain.people))
     return named
 
 
-def _cache_name(path: Path, suffix: str = "") -> str:
-    """The cache file name of a source file: its path, size and modification time and today's face recipe."""
+def _cache_key(path: Path, recipe_key: str) -> str:
+    """The cache name of a source file: its path, size and modification time and a face recipe's key."""
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{FACE_RECIPE.key()}{suffix}"
-    return hashlib.sha1(key.encode()).hexdigest()[:20] + ".png"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{recipe_key}"
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def _long_side(path: str) -> int:
-    try:
-        with Image.open(path) as image:
-            return max(image.size)
-    except OSError:
-        return 0
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """An RGB crop as a PNG, written whole or not at all."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial.png")
+    cv2.imwrite(str(partial), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    partial.replace(path)
 
 
 class FaceCropper:
-    """Turns domain files into face-crop files, caching what the face path found under ``cache_dir``."""
+    """Turns domain files into face-crop files cut by the serving face path with ``recipe``, cached under
+    ``cache_dir``: a picture's face is found and cut once per recipe's ``cut_key`` (uncapped, in ``faces/``), and
+    capped at the recipe's ceiling from that crop by ``model.face_path.cap`` (``capped-N/``), as serving caps it."""
 
-    def __init__(self, cache_dir: str | Path, image_size: int = IMAGE_SIZE, quiet: bool = False) -> None:
+    def __init__(self, cache_dir: str | Path, recipe: FaceRecipe = FACE_RECIPE, quiet: bool = False) -> None:
         self.cache_dir = Path(cache_dir)
-        self.image_size = image_size
+        self.recipe = recipe
         self.quiet = quiet
         self._detector = None
 
-    def _detect_and_cache(self, path: Path, target: Path) -> bool:
-        """Cut the largest face of ``path`` as serving does and cache it; False when there is none."""
-        import cv2
+    def target(self, path: Path) -> Path:
+        """Where the uncapped crop of a picture is cached."""
+        key = _cache_key(path, self.recipe.cut_key())
+        return self.cache_dir / "faces" / key[:2] / f"{key}.png"
 
+    def cut_picture(self, path: Path) -> Path | None:
+        """The crop of the largest face of a picture as the recipe cuts it (cut now when not cached); None without
+        a face."""
+        uncapped = self._uncapped(path)
+        ceiling = self.recipe.crop_ceiling
+        if uncapped is None or not ceiling:
+            return uncapped
+        target = self.cache_dir / f"capped-{ceiling}" / uncapped.parent.name / uncapped.name
+        if not target.exists():
+            import cv2
+
+            from model.face_path import cap
+
+            crop = cv2.cvtColor(cv2.imread(str(uncapped)), cv2.COLOR_BGR2RGB)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.with_suffix(RECORD_SUFFIX).write_text(uncapped.with_suffix(RECORD_SUFFIX).read_text())
+            write_png(target, cap(crop, self.recipe))
+        return target
+
+    def _uncapped(self, path: Path) -> Path | None:
+        """The cached uncapped crop of a picture's largest face, found and cut now when not cached."""
+        target = self.target(path)
+        if target.exists():
+            return target
+        record = target.with_suffix(RECORD_SUFFIX)
+        if record.exists():  # recorded as faceless
+            return None
         from model.face_path import cut_faces, face_detector
-        from model.imaging import InputError, read_image
-        from model.preprocessing import resize_faces
+        from model.imaging import InputError, decode_image, read_bytes
 
-        self._detector = self._detector or face_detector()
+        self._detector = self._detector or face_detector(self.recipe)
         try:
-            rgb = read_image(path)
+            data = read_bytes(path)
+            rgb = decode_image(data)
         except InputError:
-            return False
-        found = cut_faces(self._detector, rgb)
-        if not found:
-            return False
-        crop = np.asarray(resize_faces(found[0][1], self.image_size), np.uint8)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.stem + ".partial.png")
-        cv2.imwrite(str(partial), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-        partial.replace(target)
-        return True
+            found, rgb, data = [], None, b""
+        else:
+            found = cut_faces(self._detector, rgb, replace(self.recipe, crop_ceiling=None))
+        details: dict[str, Any] = {"source": str(path)}
+        if found:
+            face, crop = found[0]
+            height, width = rgb.shape[:2]
+            from model.preprocessing import square_box
+
+            left, top, cut_side, _ = square_box(face.box, rgb.shape, self.recipe.margin)
+            details.update(width=width, height=height, bytes=len(data), box=list(face.box), score=face.score,
+                           cut_side=cut_side,
+                           landmarks=[[(x - left) / cut_side, (y - top) / cut_side] for x, y in face.landmarks])
+            write_png(target, crop)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(details))
+        return target if found else None
 
     def _sequence_faces(self, path: Path) -> list[str]:
         """Every face of a cached clip, written once as PNGs."""
-        import cv2
-
-        folder = self.cache_dir / "sequences" / _cache_name(path).removesuffix(".png")
+        folder = self.cache_dir / "sequences" / _cache_key(path, self.recipe.key())
         done = folder / "done"
         if not done.exists():
-            folder.mkdir(parents=True, exist_ok=True)
             with np.load(path) as stored:
                 for index, face in enumerate(stored["faces"]):
-                    cv2.imwrite(str(folder / f"{index:04d}.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
+                    write_png(folder / f"{index:04d}.png", face)
             done.touch()
         return sorted(str(p) for p in folder.glob("*.png"))
+
+    def self_blends(self, reals: list[str], seed: int) -> list[str]:
+        """One self-blended fake of each real crop, made once with a seed of its own and cached (the fakes of a
+        real-only domain's Validation and Test)."""
+        from PIL import Image
+
+        from train.self_blend import self_blend
+
+        made = []
+        for real in reals:
+            key = hashlib.sha1(f"{real}|{seed}".encode()).hexdigest()[:20]
+            target = self.cache_dir / "self-blends" / key[:2] / f"{key}.png"
+            if not target.exists():
+                rng = np.random.default_rng(int(key[:8], 16))
+                with Image.open(real) as image:
+                    face = np.asarray(image.convert("RGB"))
+                write_png(target, self_blend(face, rng, read_record(real).get("landmarks"))[0])
+                target.with_suffix(RECORD_SUFFIX).write_text(json.dumps({**read_record(real), "self_blend_of": real}))
+            made.append(str(target))
+        return made
 
     def crops(self, data: Labelled, what: str = "") -> tuple[Labelled, list[str]]:
         """Face-crop files for ``data`` and the origin of each; files where no face is found are left out."""
@@ -180,44 +265,48 @@ class FaceCropper:
         paths, labels, origin, missed = [], [], [], 0
         todo = list(zip(data.paths, data.labels))
         for raw, label in tqdm(todo, desc=f"faces {what}".strip(), unit="file", file=sys.stderr,
-                               disable=self.quiet or len(todo) < 500, mininterval=5):
+                               disable=self.quiet or len(todo) < 500, mininterval=10):
             path = Path(raw)
             if path.suffix.lower() == SEQUENCE_SUFFIX:
                 faces = self._sequence_faces(path)
                 paths += faces
                 labels += [label] * len(faces)
-                origin += [AS_GIVEN] * len(faces)
+                origin += [CLIP] * len(faces)
                 continue
-            if _long_side(raw) <= CROP_MAX_SIDE:
-                paths.append(raw)
-                labels.append(label)
-                origin.append(AS_GIVEN)
-                continue
-            target = self.cache_dir / "faces" / _cache_name(path, f"|{self.image_size}")
-            if target.exists() or self._detect_and_cache(path, target):
-                paths.append(str(target))
-                labels.append(label)
-                origin.append(DETECTED)
-            else:
+            crop = self.cut_picture(path)
+            if crop is None:
                 missed += 1
+                continue
+            paths.append(str(crop))
+            labels.append(label)
+            record = read_record(crop)
+            origin.append(LARGE_PICTURE if max(record["width"], record["height"]) > LARGE_SIDE else PICTURE)
         if missed:
             print(f"{what}: no face found in {missed} of {len(todo)} pictures; they are left out", file=sys.stderr)
         return Labelled(paths, labels), origin
 
 
 def load_domains(domains: list[Domain], cropper: FaceCropper, val_split: float = 0.2, seed: int = 0,
-                 limit_per_class: int | None = None, splits: tuple[str, ...] | None = None
-                 ) -> dict[str, list[DomainSplit]]:
-    """Split name -> every domain's face crops in that split (a domain without the split is left out of it)."""
+                 limit_per_class: int | None = None, splits: tuple[str, ...] | None = None,
+                 split_limits: dict[str, int] | None = None) -> dict[str, list[DomainSplit]]:
+    """Split name -> every domain's face crops in that split (a domain without the split is left out of it). A
+    real-only domain's Validation and Test get one cached self-blend of each real as their fakes; in Train its
+    fakes are made as it trains."""
     found: dict[str, list[DomainSplit]] = {}
     extensions = IMAGE_EXTENSIONS | {SEQUENCE_SUFFIX}
     for domain in domains:
-        for split, data in load_splits(domain.path, val_split, seed, extensions, limit_per_class).items():
+        if limit_per_class and not domain.limit_per_class:
+            domain = replace(domain, limit_per_class=limit_per_class)
+        for split, data in listed(domain, split_limits or {}, val_split, seed, extensions).items():
             if splits is not None and split not in splits:
                 continue
             crops, origin = cropper.crops(data, f"{domain.label} {split}")
-            if len(set(crops.labels)) < 2:
-                raise ValueError(f"{domain.path} {split}: no faces left in one class")
+            if 0 not in crops.labels:
+                raise ValueError(f"{domain.path} {split}: no real faces")
+            if 1 not in crops.labels and split != "train":
+                blends = cropper.self_blends(crops.paths, seed)
+                crops = Labelled(crops.paths + blends, crops.labels + [1] * len(blends))
+                origin = origin + [SELF_BLENDED] * len(blends)
             found.setdefault(split, []).append(DomainSplit(domain, crops, origin))
     return found
 
@@ -239,6 +328,92 @@ def drawn(parts: list[DomainSplit], limit_per_class: int | None = None, seed: in
     return found
 
 
+def people_reals(parts: list[DomainSplit], domains: dict[str, Labelled]) -> Labelled:
+    """The real faces of the domains marked ``people`` among ``domains`` (as ``drawn`` gives them)."""
+    marked = {part.domain.label for part in parts if part.domain.people}
+    paths = [p for name, data in domains.items() if name in marked for p, y in zip(data.paths, data.labels) if y == 0]
+    return Labelled(paths, [0] * len(paths))
+
+
 def pooled(domains: dict[str, Labelled]) -> Labelled:
     """The files of every domain (as ``drawn`` gives them) in one list."""
     return Labelled([p for d in domains.values() for p in d.paths], [y for d in domains.values() for y in d.labels])
+
+
+def _cut_worker(job: tuple[str, dict[str, Any], list[str]]) -> int:
+    """Cut a share of the pictures into the cache (a worker process of ``cache_faces``); how many had a face."""
+    cache_dir, recipe, paths = job
+    cropper = FaceCropper(cache_dir, FaceRecipe(**recipe), quiet=True)
+    return sum(cropper.cut_picture(Path(path)) is not None for path in paths)
+
+
+def listed(domain: Domain, split_limits: dict[str, int], val_split: float = 0.2, seed: int = 0,
+           extensions: frozenset[str] = IMAGE_EXTENSIONS) -> dict[str, Labelled]:
+    """A domain's files per split, at most its ``limit_per_class`` per class, and at most ``split_limits[split]``
+    in the splits named there (a quick Validation draw need not cut the whole split)."""
+    from train.data import limited
+
+    return {split: limited(data, split_limits[split], seed) if split in split_limits else data
+            for split, data in load_splits(domain.path, val_split, seed, extensions, domain.limit_per_class,
+                                           real_only=True).items()}
+
+
+def cache_faces(domains: list[Domain], cache_dir: str | Path, workers: int, split_limits: dict[str, int],
+                splits: tuple[str, ...], recipe: FaceRecipe = FACE_RECIPE, seed: int = 0) -> None:
+    """Cut every picture of the domains' ``splits`` into the face cache ahead of training or evaluation, in
+    ``workers`` processes (each runs its own MTCNN); the trainer then finds every face cached."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    pictures = [path for domain in domains if holds_files(domain.path, IMAGE_EXTENSIONS)
+                for split, data in listed(domain, split_limits, seed=seed).items() if split in splits
+                for path in data.paths]
+    cropper = FaceCropper(cache_dir, recipe)
+    todo = [p for p in pictures if not cropper.target(Path(p)).with_suffix(RECORD_SUFFIX).exists()]
+    print(f"{len(pictures)} pictures, {len(todo)} to cut with {workers} workers", file=sys.stderr)
+    chunks = [todo[start:start + 50] for start in range(0, len(todo), 50)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        jobs = [(str(cache_dir), recipe.to_json(), chunk) for chunk in chunks]
+        found = sum(tqdm(pool.imap_unordered(_cut_worker, jobs), total=len(jobs), unit="50 files",
+                         file=sys.stderr, mininterval=10))
+    print(f"faces found in {found} of {len(todo)} pictures", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from train.config import TrainingError, read_config_file
+
+    parser = argparse.ArgumentParser(prog="python -m train.domains",
+                                     description="Cut the faces of every domain into the face cache ahead of "
+                                     "training (several processes), as the trainer would cut them.")
+    parser.add_argument("--config", default=None, help="a recipe file (its [[data]] tables and face_cache)")
+    parser.add_argument("--data", action="append", default=None, metavar="PATH[:WEIGHT]")
+    parser.add_argument("--face-cache", default=None, help="default: the config's face_cache, else runs/face-cache")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--splits", default="train,validation", help="comma-separated (default: train,validation)")
+    parser.add_argument("--test-per-class", type=int, default=None, help="cut at most this many Test files per class")
+    args = parser.parse_args(argv)
+    flags, tables = {}, ()
+    try:
+        if args.config:
+            flags, tables = read_config_file(args.config, _trainer_parser())
+        domains = domains_from_args(args.data, None, tables)
+    except (TrainingError, ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    limits = {"validation": flags.get("val_per_class", VALIDATION_PER_CLASS)}
+    if args.test_per_class:
+        limits["test"] = args.test_per_class
+    cache_faces(domains, args.face_cache or flags.get("face_cache", "runs/face-cache"), args.workers, limits,
+                tuple(args.splits.split(",")), seed=flags.get("seed", 1337))
+
+
+def _trainer_parser():
+    from train.image import build_parser
+
+    return build_parser()
+
+
+if __name__ == "__main__":
+    main()

@@ -43,9 +43,10 @@ from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
-from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
+from train.audit import audit_markdown, invariance_markdown, invariance_rows, shortcut_audit
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.calibration import calibrate, calibrate_video
-from train.config import TrainingError
+from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
 from train.metrics import binary_metrics, brier_score, plot_confusion, plot_roc, verdict_shares
 from train.scoring import predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
@@ -177,6 +178,16 @@ def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float 
     return {"min_face_px": int(min(sides)), "min_jpeg_quality": int(min(qualities))}
 
 
+def audit_tables(model_path: str | Path, domains: dict[str, Labelled]) -> dict[str, Any]:
+    """The shortcut audit and the invariance table of the faces of ``domains``, through the serving scorer (its
+    recipe, calibration and thresholds), printed and returned."""
+    scorer = FaceScorer(model_path)
+    audit = shortcut_audit(domains)
+    invariance = invariance_rows(scorer.score, scorer.thresholds.verdict, scorer.recipe, domains)
+    print("\n" + audit_markdown(audit) + "\n\n" + invariance_markdown(invariance))
+    return {"shortcut_audit": audit, "invariance": invariance}
+
+
 def report_folder(model: str | Path, out: str | None) -> Path:
     """Where figures and metrics JSON go: ``out``, else beside the model; for the shipped models, whose folder is
     part of the repository and of the Space, ``runs/evaluate/<model name>`` instead."""
@@ -191,9 +202,18 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[1:]))
     parser.add_argument("--model", required=True, help="a .keras file written by train.image or train.video")
-    parser.add_argument("--data", required=True, action="append", metavar="PATH",
+    parser.add_argument("--data", action="append", default=None, metavar="PATH",
                         help="folder with Test/ (and Validation/) or one Real/+Fake/ folder (images; for video "
                         "models videos or cached face sequences); repeat for one row per domain")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="image models: take the domains (with their limits and people marks) from a recipe "
+                        "file's [[data]] tables, e.g. configs/image_model.toml")
+    parser.add_argument("--per-class", type=int, default=None,
+                        help="image models: score at most this many faces per domain, class and split (drawn once, "
+                        "seeded)")
+    parser.add_argument("--audit", action="store_true",
+                        help="image models: the shortcut audit (can trivial features tell each domain's Real from "
+                        "its Fake?) and the invariance table (verdict changes of real faces under harmless changes)")
     parser.add_argument("--split", default="test", choices=("test", "validation", "train"))
     parser.add_argument("--out", default=None, help="where to write figures and metrics (default: beside the "
                         "model; runs/evaluate/NAME for the shipped models)")
@@ -205,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", action="store_true",
                         help="store the domain table (and the robustness table with the input limits it implies) "
                         "with the model, for the app's About tab and the scan's weak-evidence flags")
-    parser.add_argument("--val-per-class", type=int, default=600,
+    parser.add_argument("--max-people-called-fake", type=float, default=0.05,
+                        help="--calibrate: at most this share of the people domains' Validation real faces called fake")
+    parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
                         help="Validation faces per domain and class for --calibrate (as in training)")
     parser.add_argument("--face-cache", default="runs/face-cache", help="cache of faces cut from large pictures")
     parser.add_argument("--seed", type=int, default=1337, help="the sampling seed of --calibrate (as in training)")
@@ -214,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="video models: the image model scored beside them on the same face crops, averaged "
                         "per clip (none: skip)")
     args = parser.parse_args(argv)
+    if not args.data and not args.config:
+        parser.error("give --data folders or a --config recipe file")
     try:
         evaluate(args)
     except (FileNotFoundError, ValueError) as error:  # TrainingError included
@@ -230,14 +254,20 @@ def evaluate(args: argparse.Namespace) -> None:
         evaluate_video(args, model, info, out)
         return
     image_size = info.image_size
-    domains = domains_from_args(args.data, None)
+    from train.image import build_parser as build_image_parser  # train.image imports this module
+
+    tables = read_config_file(args.config, build_image_parser())[1] if args.config else ()
+    domains = domains_from_args(args.data, None, tables)
     wanted = ("validation", args.split) if args.calibrate else (args.split, "validation")
-    splits = load_domains(domains, FaceCropper(args.face_cache, image_size), seed=args.seed, splits=wanted)
+    limits = {"validation": args.val_per_class, **({args.split: args.per_class} if args.per_class else {})}
+    splits = load_domains(domains, FaceCropper(args.face_cache, info.recipe), seed=args.seed, splits=wanted,
+                          split_limits=limits)
     if args.calibrate:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
-        validation = pooled(drawn(splits["validation"], args.val_per_class, args.seed))
-        metadata.update(calibrate(model, validation, image_size, args.batch_size))
+        per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
+        metadata.update(calibrate(model, pooled(per_domain), image_size, args.batch_size,
+                                  people_reals(splits["validation"], per_domain), args.max_people_called_fake))
         write_metadata(args.model, metadata)
         print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
               f"{metadata['threshold']:.4f}", file=sys.stderr)
@@ -252,6 +282,8 @@ def evaluate(args: argparse.Namespace) -> None:
                                                                   args.batch_size)]
     result: dict[str, Any] = {"domains": rows}
     print(markdown_table(rows, "domain"))
+    if args.audit:
+        result.update(audit_tables(args.model, {part.domain.label: part.data for _, part in parts}))
     if args.robustness and parts:
         result["robustness"] = {"domain": parts[0][1].domain.label, "split": parts[0][0],
                                 "rows": robustness_table(model, metadata, parts[0][1].data, args.batch_size)}
@@ -260,6 +292,9 @@ def evaluate(args: argparse.Namespace) -> None:
     (out / "domains_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.store:
         metadata["test_domains"] = rows
+        for key in ("shortcut_audit", "invariance"):
+            if key in result:
+                metadata[key] = result[key]
         if "robustness" in result:
             metadata["robustness"] = result["robustness"]
             metadata["reliable_input"] = reliable_input(result["robustness"]["rows"], parts[0][1].data)

