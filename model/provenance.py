@@ -292,10 +292,15 @@ def _read_c2pa(path: Path, result: Provenance, trust_anchors: str | None) -> Non
 # ---------------------------------------------------------------------------------------------------------------
 # EXIF, XMP, PNG text
 
+MAX_XMP_BYTES = 64 * 1024  # an XMP packet is read this far; real ones are a few KB
+MAX_XMP_VALUE = 2048  # characters of one field's value (or element body) looked at
 _XMP_NAMES = ("DigitalSourceType", "CreatorTool")
-_XMP_ATTRIBUTE = re.compile(r"[\w.-]*:?(DigitalSourceType|CreatorTool)\s*=\s*[\"']([^\"']*)[\"']")
-_XMP_ELEMENT = re.compile(r"<[\w.-]*:?(DigitalSourceType|CreatorTool)\b[^>]*?(?:/>|>(.*?)</)", re.S)
-_XMP_LI = re.compile(r"<rdf:li\b[^>]*>([^<]*)<", re.S)
+# Linear-time patterns: each match starts at a field name (no unbounded prefix to backtrack over) and looks at most
+# MAX_XMP_VALUE characters past it, so a crafted packet costs at most its length times that bound.
+_XMP_NAME = re.compile(r"(DigitalSourceType|CreatorTool)")
+_XMP_ATTRIBUTE_VALUE = re.compile(r"\s*=\s*[\"']([^\"'<>]{0,%d})[\"']" % MAX_XMP_VALUE)
+_XMP_ELEMENT_BODY = re.compile(r"\b[^<>]{0,%d}?(?:/>|>([^\x00]{0,%d}?)</)" % (MAX_XMP_VALUE, MAX_XMP_VALUE))
+_XMP_LI = re.compile(r"<rdf:li\b[^>]{0,256}>([^<]{0,%d})<" % MAX_XMP_VALUE)
 _RDF_RESOURCE = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource"
 
 
@@ -304,11 +309,12 @@ def _local(name: str) -> str:
 
 
 def read_xmp_fields(packet: bytes | str) -> dict[str, str]:
-    """``DigitalSourceType`` and ``CreatorTool`` from a raw XMP packet (ElementTree, a regex where it fails).
+    """``DigitalSourceType`` and ``CreatorTool`` from a raw XMP packet (ElementTree, a bounded linear-time search
+    where it fails), reading at most ``MAX_XMP_BYTES`` of it.
 
-    Packets that declare a DTD or entities are read by regex only, so no entity is ever expanded."""
+    Packets that declare a DTD or entities are read by the search only, so no entity is ever expanded."""
     text = packet.decode("utf-8", "replace") if isinstance(packet, bytes) else str(packet)
-    text = text.strip("\x00 \r\n\t\ufeff")
+    text = text[:MAX_XMP_BYTES].strip("\x00 \r\n\t\ufeff")
     found: dict[str, str] = {}
     if "<!DOCTYPE" not in text and "<!ENTITY" not in text:
         try:
@@ -326,11 +332,18 @@ def read_xmp_fields(packet: bytes | str) -> dict[str, str]:
                     if value:
                         found.setdefault(name, value)
             return found
-    for name, value in _XMP_ATTRIBUTE.findall(text):
-        if value.strip():
-            found.setdefault(name, value.strip())
-    for name, body in _XMP_ELEMENT.findall(text):
-        value = " ".join(_XMP_LI.findall(body)) or re.sub(r"<[^>]*>", " ", body or "")
+    for match in _XMP_NAME.finditer(text):
+        name, end = match.group(1), match.end()
+        attribute = _XMP_ATTRIBUTE_VALUE.match(text, end)
+        if attribute and attribute.group(1).strip():
+            found.setdefault(name, attribute.group(1).strip())
+            continue
+        opening = text[max(0, match.start() - 65):match.start()]
+        if "<" not in opening or ">" in opening[opening.rfind("<"):]:
+            continue  # not an element's name
+        element = _XMP_ELEMENT_BODY.match(text, end)
+        body = element.group(1) if element else None
+        value = " ".join(_XMP_LI.findall(body or "")) or re.sub(r"<[^>]*>", " ", body or "")
         if value.strip():
             found.setdefault(name, " ".join(value.split()))
     return found

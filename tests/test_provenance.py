@@ -298,3 +298,34 @@ def test_summary_for_a_camera_capture_is_not_called_generated():
     result = Provenance(digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture")
     assert not result.claims_generated
     assert "captured by a digital camera (digitalCapture)" in result.summary()
+
+
+CRAFTED_XMP = {  # packets ElementTree cannot parse, shaped to make a backtracking search quadratic
+    "word run": "<x " + "a" * 60_000,
+    "prefix run": "<" + "x." * 30_000 + ":DigitalSourceType",
+    "open elements": "<a:DigitalSourceType b='" * 2_500,
+    "attribute names": "CreatorTool=" * 5_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_XMP))
+def test_crafted_xmp_packets_are_read_in_bounded_time(tmp_path, name):
+    """Each crafted JPEG (its XMP a 60 KB packet) and a PNG with 1 MB of it answer in under a second. The reading
+    runs in a child process with a timeout, so a regression fails the test instead of hanging it."""
+    import subprocess
+    import sys
+
+    packet = CRAFTED_XMP[name].encode()
+    files = [_jpeg(tmp_path / "crafted.jpg", xmp=packet)]
+    png = tmp_path / "crafted.png"
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", (CRAFTED_XMP[name] * 17)[:1_000_000])
+    Image.new("RGB", (64, 48)).save(png, pnginfo=info)
+    files.append(png)
+    script = ("import sys, time\nfrom model.provenance import read_provenance\n"
+              "for path in sys.argv[1:]:\n    start = time.perf_counter(); read_provenance(path)\n"
+              "    print(time.perf_counter() - start)\n")
+    done = subprocess.run([sys.executable, "-c", script, *map(str, files)], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(float(seconds) < 1.0 for seconds in done.stdout.split())
