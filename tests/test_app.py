@@ -441,3 +441,16 @@ def test_wrong_types_through_the_api_get_one_sentence(app, client, payload, reas
     message = str(caught.value)
     assert reason in message and "show_error" not in message and "\n" not in message
     assert "Traceback" not in app.output()
+
+
+def test_file_metadata_is_shown_as_text_never_as_markdown_or_html():
+    """EXIF strings from a stranger's file reach the verdict escaped: no emphasis, link or tag of theirs renders."""
+    from ui import presentation as show
+
+    report = _report([((0, 0, 10, 10), 0.8)], threshold=0.6)
+    report.provenance = {"summary": "The file's metadata names the software '**bold** <b>html</b> "
+                                    "[link](http://x) <script>alert(1)</script> `code` # _under_'."}
+    line = show.provenance_line(report)
+    assert "<b>" not in line and "<script>" not in line and "&lt;script&gt;" in line
+    assert "\\*\\*bold\\*\\*" in line and "\\[link\\]" in line and "\\`code\\`" in line and "\\_under\\_" in line
+    assert line.startswith("**What the file says about itself:**")  # the app's own emphasis stays

@@ -196,11 +196,21 @@ def live_markdown(rolling: RollingVerdict, frame: Report, thresholds: Thresholds
     return "\n\n".join(lines)
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")  # emphasis, code, links, headings, tables, strike-through
+
+
+def as_text(text: str) -> str:
+    """A stranger's text (file metadata) for a Markdown component: shown as typed, never as emphasis, links,
+    headings or HTML."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
 def provenance_line(report: Report) -> str:
     """What the file says about its own origin (Content Credentials, generator metadata), kept apart from the
     score; empty for inputs that were not files (live camera frames)."""
     provenance = report.provenance
-    return f"**What the file says about itself:** {provenance['summary']}" if provenance else ""
+    return f"**What the file says about itself:** {as_text(provenance['summary'])}" if provenance else ""
 
 
 def probability_line(report: Report) -> str:
