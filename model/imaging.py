@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import cv2
@@ -20,13 +22,29 @@ class InputError(ValueError):
     """A user's file cannot be analysed; the message is one short human sentence."""
 
 
+def too_large(kind: str, width: int, height: int, limit: int, unit: str = "") -> str:
+    """The one wording of "too large" for pictures and video frames."""
+    return f"the {kind} is too large ({width}×{height} pixels{unit}; limit {limit / 10**6:.0f} megapixels{unit})"
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of a regular file, checked without opening it: a folder, pipe (FIFO), socket or device is refused
+    with a sentence (opening a pipe would wait forever)."""
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise InputError(f"cannot open file: {error.strerror or error}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError("this is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file (a pipe, socket or device)")
+    return info.st_size
+
+
 def read_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read a whole file, refusing empty files and files over ``limit`` bytes."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise InputError(f"cannot open file: {error.strerror or error}") from None
+    size = regular_file_size(path)
     if size == 0:
         raise InputError("the file is empty")
     if size > limit:
@@ -44,7 +62,7 @@ def decode_image(data: bytes) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError):
         raise InputError("not a readable image file") from None
     if width * height > MAX_PIXELS:
-        raise InputError(f"the image is too large ({width}×{height} pixels; limit {MAX_PIXELS // 10**6} megapixels)")
+        raise InputError(too_large("image", width, height, MAX_PIXELS))
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         return _decode_with_pillow(data)

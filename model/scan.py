@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.imaging import IMAGE_EXTENSIONS, InputError
+from model.imaging import IMAGE_EXTENSIONS, InputError, regular_file_size
 from model.report import Report, error_report
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, VIDEO_EXTENSIONS
@@ -37,7 +37,7 @@ def kind_of(path: Path) -> str:
 
 def collect_inputs(paths: list[str]) -> tuple[list[Path], int]:
     """Files as given, and every image or video file under folders (recursively, sorted); and how many other
-    files those folders held (skipped)."""
+    files those folders held (skipped). A folder without any stays in the list, so that it gets its own line."""
     found: list[Path] = []
     skipped = 0
     for raw in paths:
@@ -47,16 +47,20 @@ def collect_inputs(paths: list[str]) -> tuple[list[Path], int]:
             continue
         files = sorted(p for p in path.rglob("*") if p.is_file())
         media = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS]
-        found += media
+        found += media or [path]
         skipped += len(files) - len(media)
     return found, skipped
 
 
 def scan_one(path: Path, analyze_image: Callable[..., Report], analyze_video: Callable[[Path], Report],
              faces_cropped: bool) -> Report:
-    """Analyse one file; every failure becomes an error report with a one-line reason."""
+    """Analyse one file; every failure becomes an error report with a one-line reason. Anything but a regular file
+    (a folder without pictures, a pipe, a device) is refused before it is opened."""
     kind = kind_of(path)
     try:
+        if path.is_dir():
+            raise InputError("a folder with no image or video file in it")
+        regular_file_size(path)
         if kind == "video":
             return analyze_video(path)
         return analyze_image(path, faces_cropped=faces_cropped)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from model.face_recipe import FACE_RECIPE
-from model.imaging import InputError
+from model.imaging import InputError, regular_file_size, too_large
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 SAMPLED_FRAMES = FACE_RECIPE.frames
@@ -26,6 +26,7 @@ MAX_SECONDS = 60.0
 FALLBACK_FPS = 30.0
 MAX_FPS = 240.0
 MATROSKA_MAGIC = b"\x1a\x45\xdf\xa3"
+MAX_FRAME_PIXELS = 4096 * 2304  # 4K and a little more: a decoded frame is held a few at a time, each up to 28 MB
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ def _capture(path: Path) -> cv2.VideoCapture:
         capture.release()
         raise InputError("no video stream could be read from the file")
     capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # apply rotation metadata (phone clips)
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width * height > MAX_FRAME_PIXELS:  # refused before a single frame is decoded
+        capture.release()
+        raise InputError(too_large("video", width, height, MAX_FRAME_PIXELS, " a frame"))
     return capture
 
 
@@ -110,7 +115,7 @@ def open_clip(path: str | Path, max_seconds: float = MAX_SECONDS) -> Clip:
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        size = regular_file_size(path)
         with path.open("rb") as handle:
             magic = handle.read(len(MATROSKA_MAGIC))
     except OSError as error:

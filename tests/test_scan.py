@@ -39,9 +39,12 @@ def scanned(tmp_path_factory, astronaut, faceless_path, small_image_model):
     from tests.test_imaging import _png_claiming
 
     (folder / "huge.png").write_bytes(_png_claiming(30000, 30000))
+    other = tmp_path_factory.mktemp("others")
+    (other / "folder.jpg").mkdir()
+    os.mkfifo(other / "pipe.mp4")
     csv_path = folder / "out.csv"
-    result = run_scan(str(folder), str(faceless_path), str(folder / "missing.jpg"),
-                      "--image-model", str(small_image_model), "--csv", str(csv_path))
+    result = run_scan(str(folder), str(faceless_path), str(folder / "missing.jpg"), str(other / "folder.jpg"),
+                      str(other / "pipe.mp4"), "--image-model", str(small_image_model), "--csv", str(csv_path))
     records = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     return result, records, csv_path
 
@@ -50,7 +53,7 @@ def test_exit_zero_and_no_traceback(scanned):
     result, records, _ = scanned
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert len(records) == 12
+    assert len(records) == 14  # one line for every file and argument, the pipe and the empty folder included
     assert all(FIELDS <= set(record) for record in records.values())
 
 
@@ -67,7 +70,8 @@ def test_photos_with_a_face_get_a_verdict(scanned, name):
 
 @pytest.mark.parametrize("name, reason", [
     ("empty.jpg", "empty"), ("text.png", "not a readable image"), ("truncated.png", "corrupt or truncated"),
-    ("huge.png", "too large"), ("missing.jpg", "cannot open"),
+    ("huge.png", "too large"), ("missing.jpg", "cannot open"), ("pipe.mp4", "not a regular file"),
+    ("folder.jpg", "a folder with no image or video file in it"),
 ])
 def test_bad_files_get_an_error_with_a_reason(scanned, name, reason):
     record = scanned[1][name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -153,10 +154,35 @@ def bad_clips(tmp_path) -> Path:
     return tmp_path
 
 
+def test_clips_with_frames_over_the_limit_are_refused_before_a_frame_is_decoded(tmp_path):
+    """A 5000×4000 clip: one sentence, worded as for pictures, and the decoder never holds one of its frames."""
+    import resource
+    import subprocess
+    import sys
+
+    clip = write_clip(tmp_path / "huge.avi", [np.zeros((4000, 5000, 3), np.uint8)] * 3)
+    with pytest.raises(InputError) as caught:
+        open_clip(clip)
+    assert str(caught.value) == "the video is too large (5000×4000 pixels a frame; limit 9 megapixels a frame)"
+    script = ("import resource, sys\nfrom model.video import open_clip\nbefore = resource.getrusage("
+              "resource.RUSAGE_SELF).ru_maxrss\ntry:\n    open_clip(sys.argv[1])\nexcept ValueError:\n    pass\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
+    grown_kb = int(subprocess.run([sys.executable, "-c", script, str(clip)], capture_output=True, text=True,
+                                  timeout=120, cwd=Path(__file__).resolve().parents[1]).stdout.split()[-1])
+    assert grown_kb < 30_000  # one decoded frame alone would be 60 MB
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_without_being_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.mp4")
+    with pytest.raises(InputError, match="not a regular file"):
+        open_clip(tmp_path / "pipe.mp4")  # opening it would wait for a writer forever
+
+
 @pytest.mark.parametrize("name, reason", [
     ("empty.mp4", "the file is empty"),
     ("missing.mp4", "cannot open file"),
-    ("folder.mkv", "cannot open file"),
+    ("folder.mkv", "a folder, not a file"),
     ("text.webm", "no video stream"),
     ("noise.avi", "no video stream"),
     ("truncated.mp4", "no video stream"),
