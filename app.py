@@ -12,11 +12,8 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry calls at start
 
 import argparse  # noqa: E402
-import atexit  # noqa: E402
 import logging  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import Future  # noqa: E402
@@ -57,6 +54,7 @@ model.load_tensorflow()
 import gradio as gr  # noqa: E402
 
 from ui import presentation as show  # noqa: E402
+from ui.report_folders import open_report_dir  # noqa: E402
 from model.explain import LEGEND  # noqa: E402
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer, ImageDetector  # noqa: E402
@@ -69,6 +67,7 @@ ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 EXAMPLES = ASSETS / "examples"
 ON_SPACES = bool(os.getenv("SPACE_ID"))
+UPLOAD_LIFETIME = (300, 600)  # (every, older than) seconds: uploads and cached results are removed this soon
 SHIPPED_MODELS = {DEFAULT_IMAGE_MODEL.resolve(), Path(DEFAULT_VIDEO_MODEL).resolve()}
 log = logging.getLogger("app")
 
@@ -308,7 +307,7 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                 raise InputError(report.error or "the video could not be read")
             return result(report, "clip", lambda folder: show.timeline(report)).values()
 
-    with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title="Deepfake detector", analytics_enabled=False, delete_cache=UPLOAD_LIFETIME) as demo:
         gr.Markdown("# Deepfake detector\nFinds the faces in a picture or a clip and estimates, for each, how likely "
                     "it is to be manipulated. A research demo: read the **About** tab before trusting a verdict.")
         with gr.Tabs():
@@ -442,8 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     videos: Future[VideoDetector] = Future()
     threading.Thread(target=settle, args=(videos, load_video_detector, image_detector, args.video_model),
                      name="video-model", daemon=True).start()
-    report_dir = Path(tempfile.mkdtemp(prefix="deepfake-reports-"))
-    atexit.register(shutil.rmtree, report_dir, ignore_errors=True)
+    report_dir = open_report_dir()
     demo = build_app(image_detector, videos, report_dir, args.image_model, args.video_model)
     guard_api_payloads(demo)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)

@@ -73,13 +73,16 @@ def free_port() -> int:
 class AppServer:
     """``python app.py`` in a subprocess on a free local port; ``url`` once it answers."""
 
-    def __init__(self, *args: str, address_from_env: bool = False, timeout: float = 180.0) -> None:
-        """``address_from_env`` gives host and port through GRADIO_SERVER_NAME/PORT instead of --host/--port."""
+    def __init__(self, *args: str, address_from_env: bool = False, timeout: float = 180.0,
+                 extra_env: dict[str, str] | None = None) -> None:
+        """``address_from_env`` gives host and port through GRADIO_SERVER_NAME/PORT instead of --host/--port;
+        ``extra_env``: more environment variables for the app."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = tempfile.TemporaryFile("w+")
         env = {key: value for key, value in os.environ.items()
                if key not in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_ANALYTICS_ENABLED")}
+        env.update(extra_env or {})
         command = [sys.executable, str(ROOT / "app.py"), *args]
         if address_from_env:
             env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port))

@@ -454,3 +454,44 @@ def test_file_metadata_is_shown_as_text_never_as_markdown_or_html():
     assert "<b>" not in line and "<script>" not in line and "&lt;script&gt;" in line
     assert "\\*\\*bold\\*\\*" in line and "\\[link\\]" in line and "\\`code\\`" in line and "\\_under\\_" in line
     assert line.startswith("**What the file says about itself:**")  # the app's own emphasis stays
+
+
+def test_no_request_folder_outlives_the_app_and_crafted_metadata_does_not_stall_it(small_image_model, video_model,
+                                                                                    tmp_path):
+    """A killed run's report folder is removed at the next start; SIGTERM removes this run's, with every boxed
+    picture, crop and report in it; a picture with a crafted 60 KB XMP packet is answered while other users are."""
+    import signal
+    import threading
+
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    leftover = tmp_path / "deepfake-reports-killed"
+    leftover.mkdir()
+    (leftover / "owner.pid").write_text("999999999")  # no such process
+    crafted = tmp_path / "crafted.jpg"
+    Image.open(EXAMPLES / "astronaut.jpg").save(crafted, xmp=b"<x " + b"a" * 60_000)
+    with AppServer("--image-model", str(small_image_model), "--video-model", str(video_model),
+                   extra_env={"TMPDIR": str(tmp_path)}) as server:
+        assert not leftover.exists()
+        client = Client(server.url, verbose=False)
+        waits: list[float] = []
+
+        def other_user() -> None:
+            for _ in range(10):
+                start = time.monotonic()
+                urllib.request.urlopen(server.url + "config", timeout=30).read()
+                waits.append(time.monotonic() - start)
+
+        neighbour = threading.Thread(target=other_user)
+        neighbour.start()
+        start = time.monotonic()
+        verdict, *_ = client.predict(handle_file(str(crafted)), api_name="/analyze_image")
+        answered_s = time.monotonic() - start
+        neighbour.join()
+        assert "face" in verdict and answered_s < 15 and max(waits) < 2.0
+        folders = list(tmp_path.glob("deepfake-reports-*"))
+        assert len(folders) == 1 and any(path.is_dir() for path in folders[0].iterdir())  # a request's files
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) is not None
+    assert not list(tmp_path.glob("deepfake-reports-*"))
