@@ -156,8 +156,6 @@ def bad_clips(tmp_path) -> Path:
 
 def test_clips_with_frames_over_the_limit_are_refused_before_a_frame_is_decoded(tmp_path):
     """A 5000×4000 clip: one sentence, worded as for pictures, and the decoder never holds one of its frames."""
-    import resource
-    import subprocess
     import sys
 
     clip = write_clip(tmp_path / "huge.avi", [np.zeros((4000, 5000, 3), np.uint8)] * 3)
