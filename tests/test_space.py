@@ -3,6 +3,7 @@ names the Gradio version and app file this repository pins and holds."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -65,3 +66,20 @@ def test_the_space_repository_is_one_commit_with_every_binary_file_in_lfs(tmp_pa
     assert (out / "README.md").read_text() == committed and not git("status", "--porcelain")
     with pytest.raises(Exception, match="not empty"):
         make_space(out)
+
+
+@pytest.mark.skipif(shutil.which("git-lfs") is None, reason="git-lfs is not installed")
+def test_a_clone_stays_clean_with_git_lfs_installed(tmp_path):
+    """With git-lfs's filters on for every repository (as Debian's package sets them), a fresh clone shows no
+    change: this repository keeps model files as plain blobs and asks no file of its tree into LFS (the Space that
+    ``tools/make_space.py`` makes puts them there)."""
+    config = tmp_path / "gitconfig"
+    env = {"GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp_path),
+           "PATH": os.environ["PATH"]}
+    run = lambda *args, cwd=tmp_path: subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True,
+                                                     text=True, check=True).stdout
+    run("lfs", "install", "--skip-repo")
+    assert "filter.lfs" in config.read_text()
+    run("clone", "-q", "--no-local", str(ROOT), "clone")
+    assert run("status", "--porcelain", cwd=tmp_path / "clone") == ""
+    assert not (tmp_path / "clone" / ".gitattributes").exists()
