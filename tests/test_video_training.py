@@ -116,7 +116,8 @@ def test_one_epoch_sequence_stage_yields_a_loadable_calibrated_video_model(seque
     assert 0.0 <= metadata["real_below"] <= metadata["threshold"] <= 1.0
     assert 0.0 <= metadata["frame_threshold"] <= 1.0
     assert {"slope", "intercept"} <= set(metadata["calibration"]) and "slope" in metadata["frame_calibration"]
-    assert metadata["validation_calibration"]["clips"] == 6
+    calibrated_on = metadata["validation_calibration"]  # out of fold: the 8 Train and 6 Validation clips
+    assert calibrated_on["clips"] == 14 and calibrated_on["source"] == "out of fold" and calibrated_on["folds"] > 1
     assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit" and metadata["augmented_views"] == 2
     assert metadata["counts"]["train"] == {"real": 4, "fake": 4}
     assert metadata["command"].startswith("python -m train.video ")

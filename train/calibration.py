@@ -18,14 +18,31 @@ from train.scoring import predict_images
 CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
 
 
-def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray) -> dict[str, Any]:
+def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: float) -> Thresholds:
+    """``thresholds`` with the fake threshold raised (never lowered) until at most ``max_called_fake`` of the
+    ``people`` scores (calibrated probabilities of real photos of people) reach it: calling a real person fake is
+    the costly error. The real threshold stays, so the faces in between are uncertain."""
+    if len(people) == 0:
+        return thresholds
+    above = np.sort(people)[::-1]
+    allowed = int(np.floor(max_called_fake * len(people)))
+    bound = float(np.nextafter(above[allowed], np.inf)) if allowed < len(above) else thresholds.fake_from
+    return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
+
+
+def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray,
+                    max_real_called_fake: float | None = None) -> dict[str, Any]:
     """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
-    band, fitted on held-out clips (their raw ``predict_videos`` scores), with Brier and ECE before and after."""
+    band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold ones), with Brier and ECE
+    before and after; ``max_real_called_fake`` raises the fake threshold until at most that share of the real
+    clips is called fake."""
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
     calibrated = clip_calibration(video)
     thresholds = choose_thresholds(labels, calibrated)
+    if max_real_called_fake is not None:
+        thresholds = for_people(thresholds, calibrated[labels == 0], max_real_called_fake)
     return {"calibration": clip_calibration.to_json(), "threshold": thresholds.fake_from,
             "real_below": thresholds.real_below, "frame_calibration": frame_calibration.to_json(),
             "frame_threshold": choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
@@ -40,18 +57,6 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
             "ece_before": expected_calibration_error(labels, raw),
             "ece_after": expected_calibration_error(labels, calibrated),
             **verdict_shares(labels, calibrated, thresholds)}
-
-
-def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: float) -> Thresholds:
-    """``thresholds`` with the fake threshold raised (never lowered) until at most ``max_called_fake`` of the
-    ``people`` scores (calibrated probabilities of real photos of people) reach it: calling a real person fake is
-    the costly error. The real threshold stays, so the faces in between are uncertain."""
-    if len(people) == 0:
-        return thresholds
-    above = np.sort(people)[::-1]
-    allowed = int(np.floor(max_called_fake * len(people)))
-    bound = float(np.nextafter(above[allowed], np.inf)) if allowed < len(above) else thresholds.fake_from
-    return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
 
 
 def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64,

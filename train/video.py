@@ -41,19 +41,21 @@ from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZ
                                  assemble_video_model, build_frame_model, build_sequence_head,
                                  frame_model_at, frame_model_from_face_model, is_face_model)
 from model.backbones import BACKBONES
+from model.calibration import Calibration
 from model.face_recipe import FACE_RECIPE
 from model.store import load_model, read_metadata, save_model, write_metadata
+from model.video import VIDEO_EXTENSIONS, spread
 from model.video_detector import VideoModel
-from model.video import VIDEO_EXTENSIONS
+from train.calibration import calibrate_video
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
 from train.config import FaceTrainConfig, TrainingError
-from train.data import holds_files, load_splits
-from train.calibration import calibrate_video
+from train.data import class_weights, holds_files, load_splits
 from train.evaluate import video_domain_rows
-from train.scoring import predict_videos
 from train.face_training import add_face_training_flags, train_face_model
+from train.folds import FOLDS, MAX_REAL_CALLED_FAKE, fold_of, out_of_fold, person_groups
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
-from train.metrics import binary_metrics
+from train.metrics import binary_metrics, brier_score
+from train.scoring import predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips
 
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
@@ -82,6 +84,7 @@ class VideoConfig(FaceTrainConfig):
     views: int
     lstm_units: int
     dropout: float
+    folds: int
 
     def check(self) -> None:
         super().check()
@@ -124,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--views", type=int, default=3,
                         help="sequence stage: augmented copies of every Train clip, each with one quality draw for "
                         "all its faces (0: the plain embeddings only)")
+    parser.add_argument("--folds", type=int, default=FOLDS,
+                        help="sequence stage: calibrate the clip verdicts on out-of-fold scores of the Train and "
+                        "Validation clips, in this many folds by group of people, the head refit per fold (0: on "
+                        f"the Validation clips alone); at most {MAX_REAL_CALLED_FAKE:.0%} of their real clips are "
+                        "called fake")
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
     add_face_training_flags(parser)
@@ -239,9 +247,56 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
     summary["wall_time_s"] = round(time.time() - started, 1)
 
     model = assemble_video_model(frame_model, head, config.frames)
+    calibration = None
+    if config.folds:
+        calibration = out_of_fold_calibration(config, features, views, clips, frame_model.get_layer("frame_head"),
+                                              max(summary["selected_epoch"], 1))
     return finish_video_model(config, model, splits, clips, summary, image_size, config.frames,
-                              backbone=config.backbone_weights, frame_head="trained" if head_trained else "refit",
-                              augmented_views=config.views)
+                              calibration=calibration, backbone=config.backbone_weights,
+                              frame_head="trained" if head_trained else "refit", augmented_views=config.views)
+
+
+def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.ndarray]],
+                            views: list[list[np.ndarray]], clips: dict, frame_head: keras.layers.Layer,
+                            epochs: int) -> dict[str, Any]:
+    """Clip and frame calibration and the clip band fitted on out-of-fold scores of the Train and Validation clips
+    (``train.folds``): the sequence head refit per fold for ``epochs`` (the main run's selected epoch count) on the
+    other folds' clips, each clip scored by the head that never saw its group of people; at most
+    ``MAX_REAL_CALLED_FAKE`` of the real clips called fake."""
+    train, val = clips["train"], clips["validation"]
+    items = features["train"] + features["validation"]
+    serving = list(train.serving) + list(val.serving)
+    labels = np.asarray(list(train.labels) + list(val.labels))
+    names = list(train.paths) + list(val.paths)
+    # Train clips are also seen through their augmented views; Validation clips through their plain features.
+    pooled_views = [view + features["validation"] for view in views]
+    folds = fold_of(person_groups(names), labels, config.folds, config.seed)
+
+    def score_fold(fit_on: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+        head = build_sequence_head(config.frames, items[0].shape[1], config.lstm_units, config.dropout)
+        compile_binary(head, config.lr)
+        pick = lambda values: [values[i] for i in fit_on]
+        batches = SequenceBatches(pick(items), pick(serving), labels[fit_on].tolist(), config.frames,
+                                  config.batch_size, training=True, views=[pick(v) for v in pooled_views],
+                                  seed=config.seed)
+        head.fit(batches, epochs=epochs, class_weight=class_weights(labels[fit_on].tolist()), verbose=0)
+        scored = SequenceBatches([items[i] for i in held_out], [serving[i] for i in held_out],
+                                 labels[held_out].tolist(), config.frames, config.batch_size, training=False)
+        return head.predict(scored, verbose=0).reshape(-1)
+
+    started = time.time()
+    video = out_of_fold(score_fold, folds)
+    per_frame = np.stack([np.asarray(frame_head(sequence[mask][spread(int(mask.sum()), config.frames)])).reshape(-1)
+                          for sequence, mask in zip(items, serving)])
+    calibration = calibrate_video(labels.tolist(), video, per_frame, MAX_REAL_CALLED_FAKE)
+    calibration["validation_calibration"].update(
+        source="out of fold", folds=int(folds.max()) + 1, groups=len(np.unique(person_groups(names))),
+        video_auc=_auc(labels, video), frame_mean_video_auc=_auc(labels, per_frame.mean(axis=1)),
+        frame_mean_brier=brier_score(labels, Calibration.from_metadata(calibration, "frame_calibration")(
+            per_frame.mean(axis=1))), seconds=round(time.time() - started, 1))
+    print(f"out of fold ({int(folds.max()) + 1} folds): clip ROC-AUC {_auc(labels, video):.3f}, per-frame mean "
+          f"{_auc(labels, per_frame.mean(axis=1)):.3f}", file=sys.stderr)
+    return calibration
 
 
 def train_joint(config: VideoConfig) -> dict[str, Any]:
@@ -275,16 +330,17 @@ def train_joint(config: VideoConfig) -> dict[str, Any]:
 
 
 def finish_video_model(config: VideoConfig, model: keras.Model, splits: dict, clips: dict, summary: dict[str, Any],
-                       image_size: int, frames: int, **extra) -> dict[str, Any]:
-    """Calibration and thresholds on Validation, Validation measurements, the Test row, and the saved model with
-    its metadata."""
+                       image_size: int, frames: int, calibration: dict[str, Any] | None = None, **extra
+                       ) -> dict[str, Any]:
+    """Calibration and thresholds (``calibration``, else fitted on Validation), Validation measurements, the Test
+    row, and the saved model with its metadata."""
     val = clips["validation"]
     video, per_frame = predict_videos(model, val, frames)
     encoder = model.get_layer("encoder").layer.name
     metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
                                 "face_recipe": FACE_RECIPE.to_json(),
                                 "image_size": image_size, "lstm_units": config.lstm_units, **extra,
-                                **calibrate_video(val.labels, video, per_frame),
+                                **(calibration or calibrate_video(val.labels, video, per_frame)),
                                 **provenance(config, splits, summary)}
     metadata["validation"] = {"video_auc": _auc(val.labels, video),
                               "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
