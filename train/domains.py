@@ -394,6 +394,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--splits", default="train,validation", help="comma-separated (default: train,validation)")
     parser.add_argument("--test-per-class", type=int, default=None, help="cut at most this many Test files per class")
+    parser.add_argument("--val-per-class", type=int, default=None,
+                        help="cut at most this many Validation files per class (default: the config's, else "
+                        f"{VALIDATION_PER_CLASS})")
     args = parser.parse_args(argv)
     flags, tables = {}, ()
     try:
@@ -402,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         domains = domains_from_args(args.data, None, tables)
     except (TrainingError, ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    limits = {"validation": flags.get("val_per_class", VALIDATION_PER_CLASS)}
+    limits = {"validation": args.val_per_class or flags.get("val_per_class", VALIDATION_PER_CLASS)}
     if args.test_per_class:
         limits["test"] = args.test_per_class
     cache_faces(domains, args.face_cache or flags.get("face_cache", "runs/face-cache"), args.workers, limits,

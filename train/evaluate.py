@@ -258,10 +258,14 @@ def evaluate(args: argparse.Namespace) -> None:
 
     tables = read_config_file(args.config, build_image_parser())[1] if args.config else ()
     domains = domains_from_args(args.data, None, tables)
-    wanted = ("validation", args.split) if args.calibrate else (args.split, "validation")
     limits = {"validation": args.val_per_class, **({args.split: args.per_class} if args.per_class else {})}
-    splits = load_domains(domains, FaceCropper(args.face_cache, info.recipe), seed=args.seed, splits=wanted,
-                          split_limits=limits)
+    cropper = FaceCropper(args.face_cache, info.recipe)
+    splits = load_domains(domains, cropper, seed=args.seed, splits=(args.split,), split_limits=limits)
+    scored = {part.domain for part in splits.get(args.split, [])}
+    # Validation is cut for calibrating, and for scoring the domains without the asked split.
+    needing = domains if args.calibrate else [d for d in domains if d not in scored]
+    if needing:
+        splits.update(load_domains(needing, cropper, seed=args.seed, splits=("validation",), split_limits=limits))
     if args.calibrate:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
