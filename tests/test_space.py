@@ -79,7 +79,7 @@ def test_a_clone_stays_clean_with_git_lfs_installed(tmp_path):
     run = lambda *args, cwd=tmp_path: subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True,
                                                      text=True, check=True).stdout
     run("lfs", "install", "--skip-repo")
-    assert "filter.lfs" in config.read_text()
+    assert '[filter "lfs"]' in config.read_text()
     run("clone", "-q", "--no-local", str(ROOT), "clone")
     assert run("status", "--porcelain", cwd=tmp_path / "clone") == ""
     assert not (tmp_path / "clone" / ".gitattributes").exists()
