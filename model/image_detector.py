@@ -10,7 +10,7 @@ import tensorflow as tf
 from model.explain import GradCam, image_cam
 from model.face_path import cap, cut_faces, face_detector
 from model.faces import FaceDetector
-from model.imaging import jpeg_quality, read_image
+from model.imaging import damage, decode_image, jpeg_quality, read_bytes
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import Report, ScoredFace
@@ -96,5 +96,9 @@ class ImageDetector:
         return report
 
     def analyze_file(self, path: str | Path, faces_cropped: bool = False, explain: bool = False) -> Report:
-        """Read and analyse an image file; raises ``InputError`` for unreadable files."""
-        return self.analyze(read_image(path), str(path), faces_cropped, explain)
+        """Read and analyse an image file; raises ``InputError`` for unreadable files. A damaged file that still
+        decodes is analysed and held at ``uncertain`` (``Report.damaged`` says why)."""
+        data = read_bytes(path)
+        report = self.analyze(decode_image(data), str(path), faces_cropped, explain)
+        report.damaged = damage(data)
+        return report

@@ -87,6 +87,22 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(read_bytes(path))
 
 
+def damage(data: bytes) -> str | None:
+    """Why a picture that decoded is nonetheless damaged (a few words), or None: JPEG data that libjpeg-turbo calls
+    corrupt (``simplejpeg`` in strict mode turns the warnings that OpenCV only prints into errors). The decoder
+    fills damaged parts with guesses, so a verdict on such a file is weak evidence. (PNGs with failing checksums and
+    truncated JPEGs do not decode at all: they are refused as unreadable.)"""
+    if data.startswith(b"\xff\xd8"):
+        import simplejpeg
+
+        try:
+            simplejpeg.decode_jpeg(data, strict=True)
+        except ValueError as error:
+            if str(error).startswith(("Corrupt JPEG data", "Premature end")):
+                return "its JPEG data are corrupt (" + str(error).split(":", 1)[-1].strip().rstrip(".") + ")"
+    return None
+
+
 # The IJG (libjpeg) base luminance quantization table, row by row (the order Pillow reports tables in).
 _IJG_LUMINANCE = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
                            69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,

@@ -124,7 +124,8 @@ class Report:
 
     The verdict is derived, never stored: ``error`` when ``error`` is set, ``no_face`` without a probability, else
     the ``thresholds``' call on ``fake_probability`` (``real`` below ``real_below``, ``fake`` from ``fake_from``,
-    ``uncertain`` between), kept ``uncertain`` when a clip's evidence is weak (``few_frames``). ``jpeg_quality``
+    ``uncertain`` between), kept ``uncertain`` when a clip's evidence is weak (``few_frames``) or the file is
+    damaged (``damaged``: why, in a few words; its decoder filled the damaged parts with guesses). ``jpeg_quality``
     and ``provenance`` (what the file says about its origin, beside the score, never in it) are for files;
     ``clip`` for videos."""
 
@@ -138,6 +139,7 @@ class Report:
     jpeg_quality: int | None = None
     provenance: dict[str, Any] | None = None
     clip: ClipSummary | None = None
+    damaged: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -146,7 +148,7 @@ class Report:
         if self.fake_probability is None or self.thresholds is None:
             return "no_face"
         call = self.thresholds.verdict(self.fake_probability)
-        weak = self.clip is not None and "few_frames" in self.clip.flags
+        weak = (self.clip is not None and "few_frames" in self.clip.flags) or self.damaged is not None
         return "uncertain" if weak else call
 
     def to_json(self) -> dict[str, Any]:
@@ -160,6 +162,8 @@ class Report:
             data.update(self.clip.to_json())
         if self.jpeg_quality is not None:
             data["jpeg_quality"] = self.jpeg_quality
+        if self.damaged is not None:
+            data["damaged"] = self.damaged
         if self.provenance is not None:
             data["provenance"] = self.provenance
         return data

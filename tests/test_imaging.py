@@ -67,3 +67,30 @@ def test_truncated_png_is_reported(tmp_path, astronaut):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(InputError, match="cannot open"):
         read_image(tmp_path / "nope.jpg")
+
+
+def test_damaged_pictures_that_still_decode_are_named_and_held_at_uncertain(astronaut):
+    """A JPEG with flipped bytes in its data decodes (the decoder guesses the damaged part), is flagged with a
+    reason, and its verdict stays uncertain; intact files are not flagged."""
+    import io
+
+    from PIL import Image
+
+    from model.calibration import Thresholds
+    from model.imaging import damage, decode_image
+    from model.report import Report
+
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, format="JPEG", quality=90)
+    jpeg = bytearray(buffer.getvalue())
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut[:64, :64]).save(buffer, format="PNG")
+    png = bytearray(buffer.getvalue())
+    assert damage(bytes(jpeg)) is None and damage(bytes(png)) is None
+    for position in np.random.default_rng(0).integers(1000, len(jpeg) - 100, 10):
+        jpeg[position] ^= 0x5A
+    assert decode_image(bytes(jpeg)).shape == astronaut.shape
+    assert damage(bytes(jpeg)).startswith("its JPEG data are corrupt (")
+    report = Report(path="x.jpg", kind="image", fake_probability=0.99, thresholds=Thresholds(0.3, 0.6),
+                    damaged=damage(bytes(jpeg)))
+    assert report.verdict == "uncertain" and report.to_json()["damaged"].startswith("its JPEG data are corrupt")

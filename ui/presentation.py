@@ -160,6 +160,9 @@ def verdict_markdown(report: Report, subject: str = "picture") -> str:
     if report.verdict == "uncertain":
         lines.append(UNCERTAIN_MESSAGE)
     lines.append(input_quality_line(report, subject))
+    if report.damaged is not None:
+        lines.append(f"**Damaged file:** {report.damaged}; its decoder filled the damaged parts with guesses, so the "
+                     "verdict stays uncertain whatever the score.")
     if report.clip is not None:
         lines.append(frames_line(report.clip))
         if "few_frames" in report.clip.flags:
