@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -87,6 +88,20 @@ def unique_stem(path: Path, used: set[str]) -> str:
     return stem
 
 
+def silence_native_stderr() -> None:
+    """Send what C libraries write to the process's standard error (libjpeg's and libpng's warnings, OpenCV's,
+    TensorFlow's logs) to /dev/null, while Python's ``sys.stderr`` keeps the terminal."""
+    try:
+        kept = os.dup(2)
+        sys.stderr.flush()
+        sink = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(sink, 2)
+        os.close(sink)
+        sys.stderr = os.fdopen(kept, "w", buffering=1)
+    except OSError:  # no file descriptor 2 to redirect (embedded interpreters): leave it
+        pass
+
+
 def status(quiet: bool) -> Callable[[str], None]:
     """Progress lines on stderr (never on stdout, which carries the JSON Lines); silent with ``--quiet``."""
     return (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
@@ -128,8 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", default=None, metavar="DIR",
                         help="write a heatmap PNG per scored face into DIR (red: regions that pushed the score "
                         "towards fake) and name it in the record")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar, and nothing the decoders and TensorFlow print (a damaged file is said "
+                        "in its record); usage errors still show")
     args = parser.parse_args(argv)
+    if args.quiet and argv is None:  # the command line (a caller in the same process keeps its own stderr)
+        silence_native_stderr()
 
     from model import load_tensorflow
 

@@ -144,3 +144,21 @@ def test_entry_points_turn_on_onednn_kernels_unless_told_not_to(entry_point, set
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == str(enabled)
+
+
+def test_quiet_means_quiet_even_for_a_damaged_file(tmp_path, astronaut, small_image_model):
+    """libjpeg's warning about a damaged JPEG goes nowhere with --quiet; the record says the file is damaged."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, format="JPEG", quality=90)
+    data = bytearray(buffer.getvalue())
+    for position in np.random.default_rng(0).integers(1000, len(data) - 100, 10):
+        data[position] ^= 0x5A
+    (tmp_path / "damaged.jpg").write_bytes(bytes(data))
+    result = run_scan(str(tmp_path / "damaged.jpg"), "--image-model", str(small_image_model))
+    assert result.returncode == 0 and result.stderr == ""
+    record = json.loads(result.stdout)
+    assert record["damaged"].startswith("its JPEG data are corrupt") and record["verdict"] in {"uncertain", "no_face"}
