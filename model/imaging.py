@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 from pathlib import Path
 
 import cv2
@@ -52,6 +53,21 @@ def read_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return path.read_bytes()
 
 
+VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (8, b"AVI "))  # MP4/MOV, WebM/MKV, AVI
+
+
+def looks_like_video(data: bytes) -> bool:
+    """Whether the bytes start like a video container (a clip named like a picture)."""
+    return any(data[offset:offset + len(magic)] == magic for offset, magic in VIDEO_SIGNATURES)
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header chunk, read by hand (for PNGs whose text chunks Pillow refuses)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """Decode image bytes into an RGB uint8 array, checking the pixel count before any large allocation."""
     try:
@@ -60,7 +76,12 @@ def decode_image(data: bytes) -> np.ndarray:
     except Image.DecompressionBombError:
         raise InputError(f"the image is too large (over {MAX_PIXELS // 10**6} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise InputError("not a readable image file") from None
+        if looks_like_video(data):
+            raise InputError("this is a video file named like a picture: analyse it as a video") from None
+        size = _png_size(data)  # e.g. a text chunk over Pillow's limit: the pixels may be fine
+        if size is None:
+            raise InputError("not a readable image file") from None
+        width, height = size
     if width * height > MAX_PIXELS:
         raise InputError(too_large("image", width, height, MAX_PIXELS))
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -76,6 +97,11 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
             image.load()
             if image.mode in ("I", "I;16", "I;16B", "I;16L"):
                 array = np.asarray(image, dtype=np.float32) / 257.0
+                return np.repeat(np.clip(array, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+            if image.mode == "F":  # floating-point samples: 0–1 as most writers mean them, else stretched
+                array = np.nan_to_num(np.asarray(image, dtype=np.float32))
+                peak = float(array.max()) if array.size else 1.0
+                array = array * (255.0 if peak <= 1.0 else 255.0 / peak)
                 return np.repeat(np.clip(array, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError, SyntaxError):

@@ -94,3 +94,26 @@ def test_damaged_pictures_that_still_decode_are_named_and_held_at_uncertain(astr
     report = Report(path="x.jpg", kind="image", fake_probability=0.99, thresholds=Thresholds(0.3, 0.6),
                     damaged=damage(bytes(jpeg)))
     assert report.verdict == "uncertain" and report.to_json()["damaged"].startswith("its JPEG data are corrupt")
+
+
+def test_a_clip_named_like_a_picture_a_large_text_chunk_and_float_samples(tmp_path, astronaut):
+    """Each gets what it is: a clip is said to be a video; a PNG whose text chunk is over Pillow's limit still
+    decodes from its pixels; a floating-point TIFF is not black."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    from model.imaging import InputError, decode_image
+
+    with pytest.raises(InputError, match="video file named like a picture"):
+        decode_image(b"\x1a\x45\xdf\xa3" + bytes(200))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "x" * (PngImagePlugin.MAX_TEXT_CHUNK + 10))
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut[:64, :64]).save(buffer, format="PNG", pnginfo=info)
+    assert np.array_equal(decode_image(buffer.getvalue()), astronaut[:64, :64])
+    grey = cv2.cvtColor(astronaut[:64, :64], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    buffer = io.BytesIO()
+    Image.fromarray(grey, mode="F").save(buffer, format="TIFF")
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.shape == (64, 64, 3) and abs(float(decoded[..., 0].mean()) - grey.mean() * 255) < 3
