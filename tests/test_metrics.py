@@ -82,3 +82,15 @@ def test_two_thresholds_make_both_confident_verdicts_precise():
 def test_thresholds_read_from_older_metadata_have_no_uncertain_band():
     assert Thresholds.from_metadata({"threshold": 0.7}) == Thresholds(0.7, 0.7)
     assert Thresholds.from_metadata({"threshold": 0.7, "real_below": 0.3}).verdict(0.5) == "uncertain"
+
+
+def test_the_verdict_matrix_keeps_uncertain_apart_and_its_figure_says_so(tmp_path):
+    from model.calibration import Thresholds
+    from train.metrics import plot_confusion, verdict_matrix
+
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    probabilities = [0.1, 0.2, 0.5, 0.9, 0.3, 0.5, 0.8, 0.95]
+    matrix = verdict_matrix(labels, probabilities, Thresholds(0.4, 0.7))
+    assert matrix == [[2, 1, 1], [1, 1, 2]]  # rows: truth real, fake; columns: called real, uncertain, fake
+    plot_confusion(matrix, tmp_path / "verdicts.png", "test")
+    assert (tmp_path / "verdicts.png").stat().st_size > 1000

@@ -47,7 +47,8 @@ from train.audit import audit_markdown, invariance_markdown, invariance_rows, sh
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.calibration import calibrate, calibrate_video
 from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
-from train.metrics import binary_metrics, brier_score, plot_confusion, plot_roc, verdict_shares
+from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
+                           verdict_shares)
 from train.scoring import predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
 
@@ -85,7 +86,7 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
     frame_y = np.repeat(labels, video_model.frames)
     scored = video_model.score(sequences)
     video, per_frame = np.asarray([s.probability for s in scored]), np.concatenate([s.frames for s in scored])
-    write_report(list(labels), video, video_model.thresholds.fake_from, out, f"{split}_{name}",
+    write_report(list(labels), video, video_model.thresholds, out, f"{split}_{name}",
                  f"{name} — {split} (clips, video model)")
     judged = [(video_model.name, video, per_frame, video_model.thresholds)]
     if baseline is not None:
@@ -100,15 +101,17 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
     return rows
 
 
-def write_report(labels: list[int], scores: np.ndarray, threshold: float, out: Path, name: str,
+def write_report(labels: list[int], scores: np.ndarray, thresholds: Thresholds, out: Path, name: str,
                  title: str) -> dict[str, Any]:
-    """Compute the metrics at ``threshold`` and save ``{name}_metrics.json``, ``_roc.png`` and ``_confusion.png``."""
+    """Compute the metrics at the thresholds and save ``{name}_metrics.json``, ``_roc.png`` and ``_confusion.png``
+    (the three verdicts against the truth)."""
     out.mkdir(parents=True, exist_ok=True)
-    result = binary_metrics(np.asarray(labels), scores, threshold)
+    result = binary_metrics(np.asarray(labels), scores, thresholds.fake_from)
+    result["verdict_matrix"] = verdict_matrix(labels, scores, thresholds)
     (out / f"{name}_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     if result["roc_auc"] is not None:
         plot_roc(np.asarray(labels), scores, out / f"{name}_roc.png", title)
-    plot_confusion(result["confusion_matrix"], out / f"{name}_confusion.png", title)
+    plot_confusion(result["verdict_matrix"], out / f"{name}_confusion.png", title)
     return result
 
 
@@ -143,7 +146,7 @@ def domain_table(model: keras.Model, metadata: dict[str, Any], parts: list[Domai
     for part in parts:
         scores = calibrated_scores(model, metadata, part.data, image_size, batch_size)
         name = part.domain.label
-        write_report(part.data.labels, scores, thresholds.fake_from, out, f"{split}_{name}", f"{name} — {split}")
+        write_report(part.data.labels, scores, thresholds, out, f"{split}_{name}", f"{name} — {split}")
         rows.append({"domain": name, "split": split, **domain_row(part.data.labels, scores, thresholds)})
         position = {path: i for i, path in enumerate(part.data.paths)}
         for subset, data in part.subsets().items():

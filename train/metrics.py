@@ -62,17 +62,36 @@ def plot_roc(labels: np.ndarray, scores: np.ndarray, path: Path, title: str) -> 
     plt.close(figure)
 
 
+VERDICT_COLUMNS = ("real", "uncertain", "fake")
+
+
+def verdict_matrix(labels: np.ndarray, probabilities: np.ndarray, thresholds: Thresholds) -> list[list[int]]:
+    """Counts of each verdict (columns: real, uncertain, fake) for each truth (rows: real, fake), at the stored
+    thresholds: the app's three answers, none folded into another."""
+    labels, probabilities = np.asarray(labels).astype(int), np.asarray(probabilities, float)
+    verdicts = np.where(probabilities >= thresholds.fake_from, 2, np.where(probabilities < thresholds.real_below, 0, 1))
+    return [[int(((labels == truth) & (verdicts == column)).sum()) for column in range(3)] for truth in (0, 1)]
+
+
 def plot_confusion(matrix: list[list[int]], path: Path, title: str) -> None:
-    """Save the confusion matrix (rows: truth, columns: prediction) as a PNG."""
+    """Save the verdict matrix (rows: truth, columns: the three verdicts) as a PNG, each cell with its count and
+    its share of the row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    display = metrics.ConfusionMatrixDisplay(np.asarray(matrix), display_labels=["real", "fake"])
-    figure, axis = plt.subplots(figsize=(4.2, 4.0), dpi=110)
-    display.plot(ax=axis, colorbar=False, values_format="d")
-    axis.set_title(title)
+    counts = np.asarray(matrix, float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(5.0, 3.6), dpi=110)
+    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(counts):
+        axis.text(column, row, f"{int(count)}\n{100 * shares[row, column]:.0f} %", ha="center", va="center",
+                  color="white" if shares[row, column] > 0.55 else "black")
+    axis.set_xticks(range(3), [f"called {name}" for name in VERDICT_COLUMNS])
+    axis.set_yticks(range(2), ["real", "fake"])
+    axis.set_ylabel("truth")
+    axis.set_title(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
