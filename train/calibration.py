@@ -60,24 +60,26 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
 
 
 def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64,
-              people: Labelled | None = None, max_people_called_fake: float = 0.05) -> dict[str, Any]:
+              people: dict[str, Labelled] | None = None, max_people_called_fake: float = 0.05) -> dict[str, Any]:
     """Platt scaling and the two verdict thresholds fitted on Validation, with Brier and ECE before and after; with
-    ``people`` (the Validation real photos of people, a part of ``validation``) the fake threshold is raised for
-    them (``for_people``)."""
+    ``people`` (per domain, the Validation real photos of people, a part of ``validation``) the fake threshold is
+    raised until each domain's are called fake at most ``max_people_called_fake`` of the time (``for_people``)."""
     labels = np.asarray(validation.labels)
     raw = predict_images(model, validation, image_size, batch_size)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     thresholds = choose_thresholds(labels, calibrated)
     extra: dict[str, Any] = {}
-    if people is not None and len(people):
+    if people:
         position = {path: index for index, path in enumerate(validation.paths)}
-        people_scores = calibrated[[position[path] for path in people.paths]]
+        scores = {name: calibrated[[position[path] for path in data.paths]] for name, data in people.items()}
         balanced = thresholds
-        thresholds = for_people(thresholds, people_scores, max_people_called_fake)
-        extra = {"people_faces": len(people), "max_people_called_fake": max_people_called_fake,
-                 "fake_from_before_people": balanced.fake_from,
-                 "people_called_fake": float(np.mean(people_scores >= thresholds.fake_from))}
+        for domain_scores in scores.values():
+            thresholds = for_people(thresholds, domain_scores, max_people_called_fake)
+        extra = {"max_people_called_fake": max_people_called_fake, "fake_from_before_people": balanced.fake_from,
+                 "people_called_fake": {name: {"faces": len(values),
+                                               "share": float(np.mean(values >= thresholds.fake_from))}
+                                        for name, values in scores.items()}}
     return {"calibration": calibration.to_json(), "threshold": thresholds.fake_from,
             "real_below": thresholds.real_below,
             "validation_calibration": {"faces": len(labels), **extra,

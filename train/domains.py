@@ -328,11 +328,15 @@ def drawn(parts: list[DomainSplit], limit_per_class: int | None = None, seed: in
     return found
 
 
-def people_reals(parts: list[DomainSplit], domains: dict[str, Labelled]) -> Labelled:
-    """The real faces of the domains marked ``people`` among ``domains`` (as ``drawn`` gives them)."""
+def people_reals(parts: list[DomainSplit], domains: dict[str, Labelled]) -> dict[str, Labelled]:
+    """The real faces of each domain marked ``people`` among ``domains`` (as ``drawn`` gives them)."""
     marked = {part.domain.label for part in parts if part.domain.people}
-    paths = [p for name, data in domains.items() if name in marked for p, y in zip(data.paths, data.labels) if y == 0]
-    return Labelled(paths, [0] * len(paths))
+    found = {}
+    for name, data in domains.items():
+        if name in marked:
+            paths = [p for p, y in zip(data.paths, data.labels) if y == 0]
+            found[name] = Labelled(paths, [0] * len(paths))
+    return found
 
 
 def pooled(domains: dict[str, Labelled]) -> Labelled:

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="store the domain table (and the robustness table with the input limits it implies) "
                         "with the model, for the app's About tab and the scan's weak-evidence flags")
     parser.add_argument("--max-people-called-fake", type=float, default=0.05,
-                        help="--calibrate: at most this share of the people domains' Validation real faces called fake")
+                        help="--calibrate: at most this share of each people domain's Validation real faces called fake")
     parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
                         help="Validation faces per domain and class for --calibrate (as in training)")
     parser.add_argument("--face-cache", default="runs/face-cache", help="cache of faces cut from large pictures")

@@ -112,7 +112,7 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
                         "scales (default: train)")
     parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
                         help="the fake threshold is raised until at most this share of the Validation real faces of "
-                        "the domains marked people (photos of people) are called fake (default 0.05)")
+                        "each domain marked people (photos of people) are called fake (default 0.05)")
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
