@@ -30,9 +30,9 @@ def cap(crop: np.ndarray, recipe: FaceRecipe = FACE_RECIPE) -> np.ndarray:
 
 def cut(rgb: np.ndarray, box: tuple[int, int, int, int], recipe: FaceRecipe = FACE_RECIPE,
         margin_scale: float = 1.0) -> np.ndarray:
-    """The square crop of one face box as the recipe cuts it: ``recipe.margin`` (times ``margin_scale``) around the
-    box, ``cap``ped at the recipe's ceiling."""
-    return cap(crop_face(rgb, box, recipe.margin * margin_scale), recipe)
+    """The square crop of one face box as the recipe cuts it, ``recipe.margin`` (times ``margin_scale``) around the
+    box, in the picture's pixels (reports and galleries show it so); the model sees it ``cap``ped."""
+    return crop_face(rgb, box, recipe.margin * margin_scale)
 
 
 def cut_faces(detector: FaceDetector, rgb: np.ndarray, recipe: FaceRecipe = FACE_RECIPE

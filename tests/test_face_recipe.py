@@ -18,8 +18,10 @@ from train.extract_faces import FaceSequence
 def test_a_recipe_round_trips_through_metadata_and_older_models_get_the_defaults():
     wider = replace(FACE_RECIPE, margin=1.5)
     assert FaceRecipe.from_metadata({"face_recipe": wider.to_json()}) == wider
-    assert FaceRecipe.from_metadata({}) == FACE_RECIPE
-    assert wider.key() != FACE_RECIPE.key()
+    assert FaceRecipe.from_metadata({}) == FaceRecipe()  # older models: no crop ceiling
+    assert FaceRecipe().crop_ceiling is None and FACE_RECIPE.crop_ceiling == 128
+    assert wider.key() != FACE_RECIPE.key() and wider.cut_key() != FACE_RECIPE.cut_key()
+    assert replace(FACE_RECIPE, crop_ceiling=None).cut_key() == FACE_RECIPE.cut_key()  # one cache of cut faces
 
 
 def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_model, tmp_path, astronaut):
@@ -35,7 +37,7 @@ def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_mod
 def test_a_changed_recipe_invalidates_the_training_caches(tmp_path, monkeypatch):
     picture = tmp_path / "portrait.jpg"
     picture.write_bytes(b"x")
-    before = domains._cache_name(picture)
+    before = domains.FaceCropper(tmp_path / "cache").target(picture)
     sequence = tmp_path / "clip.npz"
     FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2).save(sequence, 1)
     assert extract_faces.is_current(sequence, 8) and not extract_faces.is_current(sequence, 16)
@@ -43,5 +45,5 @@ def test_a_changed_recipe_invalidates_the_training_caches(tmp_path, monkeypatch)
     changed = replace(FACE_RECIPE, margin=1.3)
     monkeypatch.setattr(domains, "FACE_RECIPE", changed)
     monkeypatch.setattr(extract_faces, "FACE_RECIPE", changed)
-    assert domains._cache_name(picture) != before
+    assert domains.FaceCropper(tmp_path / "cache", changed).target(picture) != before
     assert not extract_faces.is_current(sequence, 8)  # cut by the old recipe: extracted again

@@ -186,7 +186,7 @@ def test_domains_from_flags_and_spec_file(tmp_path):
 def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tmp_path, astronaut, faceless_path):
     """Training feeds exactly the crop serving cuts (the same cutter, recipe and ceiling), for a 512-px portrait
     and a 200-px picture alike; a faceless picture is left out; nothing is cut twice."""
-    from model.face_path import cut_faces, face_detector
+    from model.face_path import cap, cut_faces, face_detector
     from model.imaging import read_image
 
     root = tmp_path / "photos"
@@ -202,7 +202,7 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     train = load_domains(domains, cropper)["train"][0]
     assert sorted(train.origin) == [PICTURE, PICTURE, LARGE_PICTURE]  # the faceless picture is left out
     assert train.data.counts() == {"real": 2, "fake": 1}
-    served = {path: cut_faces(face_detector(), read_image(path))[0][1]
+    served = {path: cap(cut_faces(face_detector(), read_image(path))[0][1])  # as the model sees it
               for path in (portrait, root / "Train" / "Real" / "small.png")}
     by_source = {read_record(p)["source"]: p for p in train.data.paths}
     for source, expected in served.items():
@@ -226,7 +226,7 @@ def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_tra
     assert splits["train"][0].data.counts() == {"real": 2, "fake": 0}  # made while training, beside their reals
     validation = splits["validation"][0]
     assert validation.data.counts() == {"real": 2, "fake": 2}
-    assert validation.origin == [PICTURE, PICTURE, SELF_BLENDED, SELF_BLENDED]
+    assert validation.origin == [LARGE_PICTURE, LARGE_PICTURE, SELF_BLENDED, SELF_BLENDED]  # 512-px pictures
     again = load_domains(domains_from_args([str(root)], None), cropper)["validation"][0]
     for first, second in zip(validation.data.paths[2:], again.data.paths[2:]):
         assert np.array_equal(cv2.imread(first), cv2.imread(second))  # made once, the same every run

@@ -11,7 +11,7 @@ import pytest
 
 from model.architectures import frame_model_at
 from model.faces import FaceDetector
-from model.face_path import cut
+from model.face_path import cap, cut
 from model.preprocessing import resize_faces
 from model.store import load_model, read_metadata
 from model.video import spread
@@ -78,7 +78,7 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
     box = FaceDetector().detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
-    expected = resize_faces(cut(rgb, box), SIZE).numpy().astype(np.uint8)
+    expected = resize_faces(cap(cut(rgb, box)), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 
     assert extract_faces.main(args) == 0  # resumes: nothing left but the corrupt clip

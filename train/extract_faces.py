@@ -23,7 +23,7 @@ import numpy as np
 
 from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
 from model.face_recipe import FACE_RECIPE
-from model.face_path import cut, face_detector, find_frame_faces
+from model.face_path import cap, cut, face_detector, find_frame_faces
 from model.faces import FaceDetector
 from model.imaging import InputError
 from model.preprocessing import resize_faces
@@ -100,7 +100,7 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         dense = _main_track(sorted(decoded), faces)
         boxes.update({i: box for i, box in dense.items() if i not in serving})
     indices = sorted(boxes)
-    crops = [resize_faces(cut(decoded[i], boxes[i]), image_size).numpy().astype(np.uint8) for i in indices]
+    crops = [resize_faces(cap(cut(decoded[i], boxes[i])), image_size).numpy().astype(np.uint8) for i in indices]
     return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
                         frame_count=clip.frame_count)
 
