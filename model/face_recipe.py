@@ -16,9 +16,9 @@ class FaceRecipe:
     """``margin``: the square crop's side over the detected box's longer side; ``detection_side``: pictures are
     searched at most this many pixels on their long side; ``frame_detection_side``: the same for video frames;
     ``min_confidence``: MTCNN's lowest accepted face score; ``frames``: frames sampled per clip;
-    ``crop_ceiling``: crops larger than this many pixels on a side are shrunk to it (area averaging) as they are cut,
-    so that a sharp press photo and a soft web photo reach the model at one resolution at most (None: no ceiling,
-    the recipe of models trained before it existed)."""
+    ``crop_ceiling``: crops larger than this many pixels on a side are shrunk to it (area averaging,
+    ``model.face_path.cap``) where the model takes them, so that a sharp press photo and a soft web photo reach the
+    model at one resolution at most (None: no ceiling, the recipe of models trained before it existed)."""
 
     margin: float = 1.15
     detection_side: int = 480
@@ -47,5 +47,5 @@ class FaceRecipe:
         return hashlib.sha1(json.dumps(cutting, sort_keys=True).encode()).hexdigest()[:12]
 
 
-CROP_CEILING = 128  # measured in the image model card: faces of every source above it, so resolution says nothing
+CROP_CEILING = 128  # most training sources' faces are larger, so resolution says little; chosen, not yet swept
 FACE_RECIPE = FaceRecipe(crop_ceiling=CROP_CEILING)

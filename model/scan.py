@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.imaging import IMAGE_EXTENSIONS, InputError, regular_file_size
+from model.imaging import IMAGE_EXTENSIONS, InputError
 from model.report import Report, error_report
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, VIDEO_EXTENSIONS
@@ -56,12 +56,12 @@ def collect_inputs(paths: list[str]) -> tuple[list[Path], int]:
 def scan_one(path: Path, analyze_image: Callable[..., Report], analyze_video: Callable[[Path], Report],
              faces_cropped: bool) -> Report:
     """Analyse one file; every failure becomes an error report with a one-line reason. Anything but a regular file
-    (a folder without pictures, a pipe, a device) is refused before it is opened."""
+    (a folder without pictures, a pipe, a device) is refused before it is opened (the picture and clip readers
+    check, ``model.imaging.regular_file_size``)."""
     kind = kind_of(path)
     try:
         if path.is_dir():
             raise InputError("a folder with no image or video file in it")
-        regular_file_size(path)
         if kind == "video":
             return analyze_video(path)
         return analyze_image(path, faces_cropped=faces_cropped)

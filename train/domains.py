@@ -7,7 +7,7 @@ fakes are self-blends of its own reals (``train.self_blend``), made in training 
 and made once (seeded) and cached for its Validation and Test splits.
 
 Every picture becomes a face crop through the serving face path (``model.face_path``: MTCNN's largest face, ``cut``
-with the face recipe, crop ceiling included), whatever its size: there is no "crop as given". The crop is cached
+with the face recipe, then ``cap`` at its crop ceiling as the model takes it), whatever its size: there is no "crop as given". The crop is cached
 once as a PNG beside a JSON record of where it came from (source file, its size, the face box and MTCNN's five
 points in crop fractions, for face-shaped blending masks and the shortcut audit); pictures without a face are
 recorded as such and left out. A face cache of ``train.extract_faces`` (``.npz`` face sequences of video clips,
@@ -109,15 +109,13 @@ def read_spec(spec: str | Path) -> list[Domain]:
     return domains
 
 
-def domain_from_table(table: dict[str, Any], base: Path | None = None) -> Domain:
+def domain_from_table(table: dict[str, Any]) -> Domain:
     """A ``[[data]]`` table of a config file: ``path`` and optionally ``weight``, ``name``, ``limit_per_class``,
     ``people``."""
     unknown = set(table) - {"path", "weight", "name", "limit_per_class", "people"}
     if "path" not in table or unknown:
         raise ValueError(f"a [[data]] table needs a path and takes weight, name, limit_per_class, people: {table}")
     path = Path(table["path"]).expanduser()
-    if base is not None and not path.is_absolute():
-        path = base / path
     weight = float(table.get("weight", 1.0))
     if weight <= 0:
         raise ValueError(f"domain weight must be positive: {table}")
@@ -211,7 +209,7 @@ class FaceCropper:
         except InputError:
             found, rgb, data = [], None, b""
         else:
-            found = cut_faces(self._detector, rgb, replace(self.recipe, crop_ceiling=None))
+            found = cut_faces(self._detector, rgb, self.recipe)
         details: dict[str, Any] = {"source": str(path)}
         if found:
             face, crop = found[0]

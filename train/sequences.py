@@ -54,8 +54,7 @@ class Clips:
 
     def serving_faces(self, index: int, frames: int) -> np.ndarray:
         """The (frames, S, S, 3) input serving would build for clip ``index``."""
-        faces = self.faces[index][self.serving[index]]
-        return faces[spread(len(faces), frames)]
+        return serving_sequence(self.faces[index], self.serving[index], frames)
 
 
 def load_clips(data: Labelled) -> Clips:
@@ -146,6 +145,12 @@ def cached_embeddings(encoder: keras.Model, clips: dict[str, Clips], views: int,
     return features, augmented
 
 
+def serving_sequence(items: np.ndarray, serving: np.ndarray, frames: int) -> np.ndarray:
+    """The ``frames`` items of a clip that serving scores: its serving frames, spread evenly."""
+    chosen = items[serving]
+    return chosen[spread(len(chosen), frames)]
+
+
 class SequenceBatches(keras.utils.PyDataset):
     """Batches of (frames, ...) sequences with their labels.
 
@@ -174,8 +179,7 @@ class SequenceBatches(keras.utils.PyDataset):
 
     def _one(self, index: int) -> np.ndarray:
         if not self.training:
-            chosen = self.items[index][self.serving[index]]
-            return chosen[spread(len(chosen), self.frames)]
+            return serving_sequence(self.items[index], self.serving[index], self.frames)
         if self.views:
             source = self.views[int(self.rng.integers(len(self.views)))][index]
             return source[jittered_frames(len(source), self.frames, self.rng)]

@@ -44,7 +44,7 @@ from model.backbones import BACKBONES
 from model.calibration import Calibration
 from model.face_recipe import FACE_RECIPE
 from model.store import load_model, read_metadata, save_model, write_metadata
-from model.video import VIDEO_EXTENSIONS, spread
+from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.calibration import calibrate_video
 from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
@@ -56,7 +56,8 @@ from train.folds import FOLDS, MAX_REAL_CALLED_FAKE, fold_of, out_of_fold, perso
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 from train.metrics import binary_metrics, brier_score
 from train.scoring import predict_videos
-from train.sequences import SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips
+from train.sequences import (SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips,
+                             serving_sequence)
 
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
@@ -270,7 +271,8 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     names = list(train.paths) + list(val.paths)
     # Train clips are also seen through their augmented views; Validation clips through their plain features.
     pooled_views = [view + features["validation"] for view in views]
-    folds = fold_of(person_groups(names), labels, config.folds, config.seed)
+    groups = person_groups(names)
+    folds = fold_of(groups, labels, config.folds, config.seed)
 
     def score_fold(fit_on: np.ndarray, held_out: np.ndarray) -> np.ndarray:
         head = build_sequence_head(config.frames, items[0].shape[1], config.lstm_units, config.dropout)
@@ -286,16 +288,17 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
 
     started = time.time()
     video = out_of_fold(score_fold, folds)
-    per_frame = np.stack([np.asarray(frame_head(sequence[mask][spread(int(mask.sum()), config.frames)])).reshape(-1)
+    per_frame = np.stack([np.asarray(frame_head(serving_sequence(sequence, mask, config.frames))).reshape(-1)
                           for sequence, mask in zip(items, serving)])
+    frame_mean = per_frame.mean(axis=1)
     calibration = calibrate_video(labels.tolist(), video, per_frame, MAX_REAL_CALLED_FAKE)
+    measured = {"folds": int(folds.max()) + 1, "groups": len(np.unique(groups)), "video_auc": _auc(labels, video),
+                "frame_mean_video_auc": _auc(labels, frame_mean)}
     calibration["validation_calibration"].update(
-        source="out of fold", folds=int(folds.max()) + 1, groups=len(np.unique(person_groups(names))),
-        video_auc=_auc(labels, video), frame_mean_video_auc=_auc(labels, per_frame.mean(axis=1)),
-        frame_mean_brier=brier_score(labels, Calibration.from_metadata(calibration, "frame_calibration")(
-            per_frame.mean(axis=1))), seconds=round(time.time() - started, 1))
-    print(f"out of fold ({int(folds.max()) + 1} folds): clip ROC-AUC {_auc(labels, video):.3f}, per-frame mean "
-          f"{_auc(labels, per_frame.mean(axis=1)):.3f}", file=sys.stderr)
+        source="out of fold", **measured, seconds=round(time.time() - started, 1),
+        frame_mean_brier=brier_score(labels, Calibration.from_metadata(calibration, "frame_calibration")(frame_mean)))
+    print(f"out of fold ({measured['folds']} folds): clip ROC-AUC {measured['video_auc']:.3f}, per-frame mean "
+          f"{measured['frame_mean_video_auc']:.3f}", file=sys.stderr)
     return calibration
 
 
