@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, default=FOLDS,
                         help="sequence stage: calibrate the clip verdicts on out-of-fold scores of the Train and "
                         "Validation clips, in this many folds by group of people, the head refit per fold (0: on "
-                        f"the Validation clips alone); at most {MAX_REAL_CALLED_FAKE:.0%} of their real clips are "
+                        f"the Validation clips alone); at most {MAX_REAL_CALLED_FAKE:.0%}% of their real clips are "
                         "called fake")
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
