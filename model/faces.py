@@ -13,6 +13,8 @@ from model.face_recipe import FACE_RECIPE
 DETECTION_SIDE = FACE_RECIPE.detection_side
 MIN_CONFIDENCE = FACE_RECIPE.min_confidence
 MIN_IMAGE_SIDE = 24
+MAX_ASPECT = 3.0  # longer, thinner pictures are searched in overlapping tiles (else faces shrink to nothing)
+SAME_FACE_IOU = 0.5  # two tiles' boxes overlapping this much are one face
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,23 @@ class FaceDetector:
         return mtcnn
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Every face in an RGB uint8 image, largest first."""
-        return self.detect_many([rgb])[0]
+        """Every face in an RGB uint8 image, largest first. A picture more than ``MAX_ASPECT`` times longer than
+        wide (or wider than tall) is searched in overlapping tiles twice as long as wide, so that its faces are
+        not shrunk with its long side (a 512×20000 strip would leave a face 12 pixels wide)."""
+        height, width = rgb.shape[:2]
+        if max(height, width) <= MAX_ASPECT * min(height, width):
+            return self.detect_many([rgb])[0]
+        tall = height > width
+        short, long = min(height, width), max(height, width)
+        starts = sorted({*range(0, long - 2 * short, short), long - 2 * short})
+        tiles = [rgb[start:start + 2 * short] if tall else rgb[:, start:start + 2 * short] for start in starts]
+        found = [_shifted(face, start, tall) for start, faces in zip(starts, self.detect_many(tiles))
+                 for face in faces]
+        kept: list[Face] = []
+        for face in sorted(found, key=lambda face: face.score, reverse=True):
+            if all(_iou(face.box, other.box) < SAME_FACE_IOU for other in kept):
+                kept.append(face)
+        return sorted(kept, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
     def detect_fast(self, frames: list[np.ndarray], fast_side: int) -> list[list[Face]]:
         """Faces of video frames found at ``fast_side`` (quick); frames where none was found are searched again at
@@ -80,6 +97,21 @@ class FaceDetector:
                         for result in results if result["confidence"] >= self.min_confidence),
                        key=lambda face: face.box[2] * face.box[3], reverse=True)
                 for results in found]
+
+
+def _shifted(face: Face, offset: int, down: bool) -> Face:
+    """A tile's face moved ``offset`` pixels down (or right) into the whole picture's pixels."""
+    dx, dy = (0, offset) if down else (offset, 0)
+    x, y, w, h = face.box
+    return Face((x + dx, y + dy, w, h), face.score, tuple((px + dx, py + dy) for px, py in face.landmarks))
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two (x, y, width, height) boxes."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")

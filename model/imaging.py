@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import os
 import stat
 import struct
@@ -23,9 +24,18 @@ class InputError(ValueError):
     """A user's file cannot be analysed; the message is one short human sentence."""
 
 
-def too_large(kind: str, width: int, height: int, limit: int, unit: str = "") -> str:
-    """The one wording of "too large" for pictures and video frames."""
-    return f"the {kind} is too large ({width}×{height} pixels{unit}; limit {limit / 10**6:.0f} megapixels{unit})"
+def too_large(kind: str, limit: int, size: tuple[int, int] | None = None, pixels: int | None = None,
+              unit: str = "") -> str:
+    """The one wording of "too large" for pictures and video frames: their size (width×height, else the pixel
+    count alone) and the limit."""
+    measured = f"{size[0]}×{size[1]} pixels" if size else f"{(pixels or 0) / 10**6:.0f} megapixels"
+    return f"the {kind} is too large ({measured}{unit}; limit {limit / 10**6:.0f} megapixels{unit})"
+
+
+def _bomb_pixels(error: Exception) -> int | None:
+    """The pixel count in Pillow's decompression-bomb message ("Image size (N pixels) exceeds limit ...")."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return int(found.group(1)) if found else None
 
 
 def regular_file_size(path: Path) -> int:
@@ -73,8 +83,8 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as header:
             width, height = header.size
-    except Image.DecompressionBombError:
-        raise InputError(f"the image is too large (over {MAX_PIXELS // 10**6} megapixels)") from None
+    except Image.DecompressionBombError as error:  # over twice the limit: Pillow refuses before we see the size
+        raise InputError(too_large("image", MAX_PIXELS, _png_size(data), _bomb_pixels(error))) from None
     except (UnidentifiedImageError, OSError, ValueError):
         if looks_like_video(data):
             raise InputError("this is a video file named like a picture: analyse it as a video") from None
@@ -83,7 +93,7 @@ def decode_image(data: bytes) -> np.ndarray:
             raise InputError("not a readable image file") from None
         width, height = size
     if width * height > MAX_PIXELS:
-        raise InputError(too_large("image", width, height, MAX_PIXELS))
+        raise InputError(too_large("image", MAX_PIXELS, (width, height)))
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         return _decode_with_pillow(data)

@@ -54,7 +54,7 @@ def _capture(path: Path) -> cv2.VideoCapture:
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     if width * height > MAX_FRAME_PIXELS:  # refused before a single frame is decoded
         capture.release()
-        raise InputError(too_large("video", width, height, MAX_FRAME_PIXELS, " a frame"))
+        raise InputError(too_large("video", MAX_FRAME_PIXELS, (width, height), unit=" a frame"))
     return capture
 
 

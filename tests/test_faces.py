@@ -56,3 +56,15 @@ def test_resize_gives_whole_pixel_values_in_range():
     assert resized.shape == (64, 64, 3)
     assert resized.min() >= 0 and resized.max() <= 255
     assert np.array_equal(resized, np.round(resized))
+
+
+def test_a_long_thin_picture_is_searched_in_tiles(astronaut):
+    """A 512-px-wide strip 16 times as tall (and the same lying down): the face is found where it was put, once,
+    though scaling the whole strip to the detection side would leave it 30 pixels wide."""
+    tall, wide = np.full((8192, 512, 3), 200, np.uint8), np.full((512, 8192, 3), 200, np.uint8)
+    tall[5000:5512], wide[:, 5000:5512] = astronaut, astronaut
+    for picture, along in ((tall, 1), (wide, 0)):
+        faces = FaceDetector().detect(picture)
+        assert len(faces) == 1
+        assert 5000 <= faces[0].box[along] and faces[0].box[along] + faces[0].box[along + 2] <= 5512
+        assert all(5000 <= point[along] <= 5512 for point in faces[0].landmarks)

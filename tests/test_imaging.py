@@ -55,6 +55,25 @@ def test_bad_files_get_a_reason(tmp_path, content, reason):
         read_image(path)
 
 
+def _bmp_claiming(width: int, height: int) -> bytes:
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + 40, 0, 0, 14 + 40) + info + b"\0" * 64
+
+
+@pytest.mark.parametrize("content, message", [
+    (_png_claiming(12000, 6000), "the image is too large (12000×6000 pixels; limit 50 megapixels)"),  # our check
+    (_png_claiming(30000, 30000), "the image is too large (30000×30000 pixels; limit 50 megapixels)"),  # Pillow's
+    (_bmp_claiming(20000, 20000), "the image is too large (400 megapixels; limit 50 megapixels)"),
+])
+def test_too_large_pictures_are_refused_in_one_wording(tmp_path, content, message):
+    """Whether our limit or Pillow's decompression-bomb check (over twice ours) refuses it, one wording."""
+    path = tmp_path / "huge.img"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        read_image(path)
+    assert str(caught.value) == message
+
+
 def test_truncated_png_is_reported(tmp_path, astronaut):
     whole = tmp_path / "whole.png"
     write_rgb(whole, astronaut)
