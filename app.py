@@ -26,6 +26,7 @@ from typing import Any  # noqa: E402
 import model  # noqa: E402, F401  (TensorFlow's settings, before anything imports TensorFlow)
 from model.imaging import MAX_FILE_BYTES  # noqa: E402
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo  # noqa: E402
+from ui.upload_quota import DEFAULT_CLIENT_MB, TOTAL_SHARE, UPLOAD_WINDOW_S, UploadQuota  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue")
     parser.add_argument("--max-file-mb", type=float, default=MAX_FILE_BYTES / 2**20,
                         help="largest upload in MB (default %(default).0f)")
+    parser.add_argument("--upload-quota-mb", type=float, default=DEFAULT_CLIENT_MB,
+                        help=f"most MB one client may upload in {UPLOAD_WINDOW_S // 60} minutes (the server takes "
+                        f"{TOTAL_SHARE} times that from everyone; default %(default).0f)")
     return parser.parse_args(argv)
 
 
@@ -52,6 +56,7 @@ if __name__ == "__main__":
 model.load_tensorflow()
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from ui import presentation as show  # noqa: E402
 from ui.report_folders import open_report_dir  # noqa: E402
@@ -67,7 +72,7 @@ ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 EXAMPLES = ASSETS / "examples"
 ON_SPACES = bool(os.getenv("SPACE_ID"))
-UPLOAD_LIFETIME = (300, 600)  # (every, older than) seconds: uploads and cached results are removed this soon
+UPLOAD_LIFETIME = (300, UPLOAD_WINDOW_S)  # (every, older than) seconds: uploads and cached results are removed this soon
 SHIPPED_MODELS = {DEFAULT_IMAGE_MODEL.resolve(), Path(DEFAULT_VIDEO_MODEL).resolve()}
 log = logging.getLogger("app")
 
@@ -427,6 +432,13 @@ def settle(future: Future, function, *args) -> None:
         future.set_exception(error)
 
 
+def upload_quota(args: argparse.Namespace) -> Middleware:
+    """The upload route's quota: ``--upload-quota-mb`` per client, ``TOTAL_SHARE`` times that for everyone."""
+    per_client = int(args.upload_quota_mb * 2**20)
+    return Middleware(UploadQuota, per_client_bytes=per_client, total_bytes=per_client * TOTAL_SHARE,
+                      behind_proxy=ON_SPACES)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -450,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("image model %s ready; loading the video path in the background", image_detector.scorer.name)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not ON_SPACES,
                 max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False,
-                css=show.APP_CSS)
+                css=show.APP_CSS, app_kwargs={"middleware": [upload_quota(args)]})
     return 0
 
 

@@ -301,19 +301,26 @@ def test_bad_image_gets_one_sentence(client, bad_files, name, message):
     assert str(caught.value) == message
 
 
+def _raw_upload(url: str, size: int) -> tuple[int, bytes]:
+    """POST ``size`` bytes straight to the upload route, as a client that never analyses them would."""
+    boundary = "----raw"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + bytes(size) + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def test_upload_over_the_limit_is_refused(app, client, bad_files):
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         analyze_image(client, bad_files / "big.jpg")
     # The server refuses it too, with one sentence, when a client does not check first.
-    boundary = "----limit"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + (bad_files / "big.jpg").read_bytes() + \
-        f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(app.url + "gradio_api/upload", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=30)
-    assert caught.value.code == 413 and b"maximum allowed size" in caught.value.read()
+    status, body = _raw_upload(app.url, (bad_files / "big.jpg").stat().st_size)
+    assert status == 413 and b"maximum allowed size" in body
 
 
 @pytest.mark.parametrize("model", ["video", "image"])
@@ -472,8 +479,9 @@ def test_no_request_folder_outlives_the_app_and_crafted_metadata_does_not_stall_
     crafted = tmp_path / "crafted.jpg"
     Image.open(EXAMPLES / "astronaut.jpg").save(crafted, xmp=b"<x " + b"a" * 60_000)
     with AppServer("--image-model", str(small_image_model), "--video-model", str(video_model),
-                   extra_env={"TMPDIR": str(tmp_path)}) as server:
+                   "--upload-quota-mb", "2", extra_env={"TMPDIR": str(tmp_path)}) as server:
         assert not leftover.exists()
+        assert [_raw_upload(server.url, 700_000)[0] for _ in range(3)] == [200, 200, 429]  # 2 MB per client
         client = Client(server.url, verbose=False)
         waits: list[float] = []
 
