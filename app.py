@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 EXAMPLES = ASSETS / "examples"
 ON_SPACES = bool(os.getenv("SPACE_ID"))
-UPLOAD_LIFETIME = (300, UPLOAD_WINDOW_S)  # (every, older than) seconds: uploads and cached results are removed this soon
+UPLOAD_LIFETIME = (300, UPLOAD_WINDOW_S)  # (every, older than) seconds: uploads and results are removed this soon
 SHIPPED_MODELS = {DEFAULT_IMAGE_MODEL.resolve(), Path(DEFAULT_VIDEO_MODEL).resolve()}
 log = logging.getLogger("app")
 
@@ -227,8 +227,8 @@ class ResultPanel:
             if clip:
                 picture = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
                                       label="Fake probability over time", elem_id=f"{prefix}-plot",
-                                      color_map={"fake probability": "#dc2626", "threshold": "#6b7280",
-                                                 "fake threshold": "#6b7280", "real threshold": "#16a34a"})
+                                      color_map={"fake probability": "#dc2626", "fake threshold": "#6b7280",
+                                                 "real threshold": "#16a34a"})
             else:
                 picture = gr.Image(label="Faces found", show_label=False, type="filepath", interactive=False,
                                    scale=3, elem_id=f"{prefix}-boxed")
@@ -381,7 +381,8 @@ def build_app(image_detector: ImageDetector, videos: Future[VideoDetector], repo
                 gr.Markdown(show.about_markdown(models, []), elem_id="about-card")
                 with gr.Row():
                     for path, caption in show.about_images(ASSETS, shipped):
-                        gr.Image(path, label=caption, interactive=False, buttons=["fullscreen"])
+                        # The figure carries its own title: a label would sit on top of it.
+                        gr.Image(path, label=caption, show_label=False, interactive=False, buttons=["fullscreen"])
                 for card in show.model_cards(loaded):
                     with gr.Accordion(f"Model card: {Path(card).name} (training, data, every measurement)",
                                       open=False):

@@ -71,8 +71,10 @@ class ReliableInput:
 @dataclass(frozen=True)
 class ModelInfo:
     """A saved model's metadata, read once. ``kind``: ``image``, ``video`` (or a video trainer's ``frames`` stage);
-    ``frames``: clip length of a video model (None for image models); ``metadata``: the whole JSON, for model
-    cards and for the commands that extend it."""
+    ``frames``: clip length of a video model (None for image models); ``clip_score``: which of a video model's
+    outputs its clip verdict calibrates (``sequence``: the BiLSTM's; ``frame_mean``: the mean of its per-frame
+    outputs), chosen out of fold by the trainer; ``metadata``: the whole JSON, for model cards and for the commands
+    that extend it."""
 
     path: Path
     kind: str
@@ -85,6 +87,7 @@ class ModelInfo:
     recipe: FaceRecipe
     reliable_input: ReliableInput
     metadata: dict[str, Any] = field(repr=False, compare=False)
+    clip_score: str = "sequence"
 
     @property
     def name(self) -> str:
@@ -105,7 +108,7 @@ class ModelInfo:
                    thresholds=Thresholds.from_metadata(metadata), calibration=Calibration.from_metadata(metadata),
                    frame_calibration=Calibration.from_metadata(metadata, "frame_calibration"),
                    recipe=FaceRecipe.from_metadata(metadata), reliable_input=ReliableInput.from_metadata(metadata),
-                   metadata=metadata)
+                   metadata=metadata, clip_score=metadata.get("clip_score", "sequence"))
 
     @classmethod
     def read(cls, path: str | Path) -> ModelInfo:

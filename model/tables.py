@@ -25,6 +25,8 @@ def markdown_table(rows: list[dict[str, Any]], first: str) -> str:
                 cells.append(f"{100 * value:.1f} %")
             elif isinstance(value, float):
                 cells.append(f"{value:.3f}")
+            elif key == "model":  # code, or Markdown renders `architecture@file.keras` as an e-mail link
+                cells.append(f"`{value}`")
             else:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")

@@ -52,7 +52,8 @@ class SequenceScore(NamedTuple):
 
 
 class VideoModel:
-    """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out."""
+    """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out; the clip's
+    from the BiLSTM or from the mean of the per-frame outputs, as its ``clip_score`` says."""
 
     def __init__(self, path: str | Path) -> None:
         self.keras_model, self.info = load_served_model(path)
@@ -77,8 +78,9 @@ class VideoModel:
         resized = [[resize_faces(crop, self.image_size) for crop in crops] for crops in sequences]
         batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
         outputs = self._predict(batch)
-        video = self.calibration(outputs["video"].numpy()[:, 0])
         frames = outputs["frames"].numpy()[:, :, 0]
+        video = self.calibration(outputs["video"].numpy()[:, 0] if self.info.clip_score == "sequence"
+                                 else frames.mean(axis=1))
         results = []
         for owner, crops in enumerate(sequences):
             rows = [row for row, (who, _) in enumerate(windows) if who == owner]

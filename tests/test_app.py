@@ -109,14 +109,16 @@ def test_record_and_report_file(tmp_path):
     assert not first.exists() and second.exists()  # request folders older than an hour are removed
 
 
-def test_timeline_has_faces_only_and_the_threshold():
+def test_timeline_has_faces_only_and_the_thresholds():
     from ui import presentation as show
 
     report = _clip(_report([((0, 0, 10, 10), 0.7)]), [(0.0, 0.7), (0.5, None), (0.9, 0.4)])
     frame = show.timeline(report)
     points = frame[frame["series"] == "fake probability"]
     assert points["time (s)"].tolist() == [0.0, 0.9] and points["fake probability"].tolist() == [0.7, 0.4]
-    assert (frame[frame["series"] == "threshold"]["fake probability"] == 0.5).all()
+    # The same three series whatever the band (a band without width draws its two lines on each other).
+    assert frame["series"].unique().tolist() == ["fake probability", "fake threshold", "real threshold"]
+    assert (frame[frame["series"] != "fake probability"]["fake probability"] == 0.5).all()
     assert "2 of 3" in show.verdict_markdown(report, "clip")
     report.clip.model, report.clip.scores, report.clip.truncated = "video", {"image": 0.31, "video": 0.7}, True
     assert "image model alone gives 0.31" in show.verdict_markdown(report) and "first part" in show.verdict_markdown(
@@ -147,6 +149,12 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     section = show.model_section("Image model", ModelInfo.from_metadata("image_model.keras", banded))
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
+    # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.
+    flagged = {**banded, "test_domains": [{**banded["test_domains"][0], "model": "lite0_bilstm@model.keras"}],
+               "shortcut_audit": {"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}}}
+    section = show.model_section("Video model", ModelInfo.from_metadata("video_model.keras", flagged))
+    assert "| dfdc-faces | `lite0_bilstm@model.keras` | 10 |" in section
+    assert "*dfdc-faces*: trivial features alone" in section and "ROC-AUC 0.990" in section and "*other*" not in section
     for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):
         (tmp_path / name).write_bytes(b"png")
     assert show.about_images(tmp_path, ["image"]) == [(str(tmp_path / "image_test_roc.png"), "image test roc")]

@@ -157,6 +157,16 @@ def test_video_upload_shows_plot_and_crops(page, shots):
     page.wait_for_function("document.querySelectorAll('#video-crops img').length >= 10")
     page.wait_for_function("document.querySelectorAll('#video-heatmaps img').length >= 10")
     page.screenshot(path=shots / "07_video_result.png", full_page=True)
+    # The same clip judged again by the other model, on the same page: the plot keeps its threshold lines and
+    # its legend names the series drawn now.
+    page.get_by_label("Image model (frame by frame)").check()
+    page.click("#video-button")
+    page.wait_for_function("!document.querySelector('#video-verdict').innerText.includes('image model alone')")
+    page.wait_for_timeout(1000)
+    legend = page.locator("#video-plot svg .role-legend").text_content()
+    assert all(name in legend for name in ("fake probability", "fake threshold", "real threshold")), legend
+    assert page.locator("#video-plot svg .mark-line path").count() == 3
+    page.screenshot(path=shots / "07b_video_result_image_model.png", full_page=True)
 
 
 def test_a_phone_sees_every_sampled_face_of_a_clip(browser, app, shots):

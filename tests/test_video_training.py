@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -121,11 +122,18 @@ def test_one_epoch_sequence_stage_yields_a_loadable_calibrated_video_model(seque
     assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit" and metadata["augmented_views"] == 2
     assert metadata["counts"]["train"] == {"real": 4, "fake": 4}
     assert metadata["command"].startswith("python -m train.video ")
-    assert {"video_auc", "frame_auc", "frame_mean_video_auc"} <= set(metadata["validation"])
+    # The folds chose the epochs and the clip score; the head was then fitted on Train and Validation together.
+    assert set(calibrated_on["video_auc_by_epochs"]) == {"1"} and calibrated_on["epochs"] == 1
+    assert metadata["clip_score"] in ("sequence", "frame_mean") and metadata["fitted_on"] == "train+validation"
+    assert "validation" not in metadata  # Validation was trained on: no held-out figures claimed for it
+    with (sequence_run / "out_of_fold.csv").open() as handle:
+        oof = list(csv.DictReader(handle))
+    assert len(oof) == 14 and {row["split"] for row in oof} == {"train", "validation"}
+    assert set(oof[0]) == {"clip", "split", "label", "group", "fold", "sequence_1_epochs", "frame_mean"}
     [row] = metadata["test_domains"]
     assert row["domain"] == tiny_sequences.name and row["split"] == "test" and row["clips"] == 6
     assert {"roc_auc", "frame_roc_auc", "brier", "real_called_fake", "fakes_caught", "uncertain"} <= set(row)
-    for name in ("best.keras", "history.csv", f"test_{tiny_sequences.name}_roc.png"):
+    for name in ("history.csv", f"test_{tiny_sequences.name}_roc.png"):
         assert (sequence_run / name).exists(), name
     assert any((sequence_run / "tensorboard").rglob("events.out.tfevents.*"))
 

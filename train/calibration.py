@@ -31,11 +31,12 @@ def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: floa
 
 
 def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray,
-                    max_real_called_fake: float | None = None) -> dict[str, Any]:
+                    max_real_called_fake: float | None = None, unseen: np.ndarray | None = None) -> dict[str, Any]:
     """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
     band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold ones), with Brier and ECE
     before and after; ``max_real_called_fake`` raises the fake threshold until at most that share of the real
-    clips is called fake."""
+    clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder never trained on,
+    whose real clips score higher than the others' out of fold) on their own too."""
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
@@ -43,6 +44,8 @@ def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray,
     thresholds = choose_thresholds(labels, calibrated)
     if max_real_called_fake is not None:
         thresholds = for_people(thresholds, calibrated[labels == 0], max_real_called_fake)
+        if unseen is not None:
+            thresholds = for_people(thresholds, calibrated[(labels == 0) & unseen], max_real_called_fake)
     return {"calibration": clip_calibration.to_json(), "threshold": thresholds.fake_from,
             "real_below": thresholds.real_below, "frame_calibration": frame_calibration.to_json(),
             "frame_threshold": choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),

@@ -67,10 +67,13 @@ def fold_of(groups: np.ndarray, labels: np.ndarray, folds: int = FOLDS, seed: in
 
 
 def out_of_fold(score_fold: Callable[[np.ndarray, np.ndarray], np.ndarray], folds: np.ndarray) -> np.ndarray:
-    """Each clip's score from ``score_fold(train_index, held_out_index)``, the function that fits on the first and
-    scores the second."""
-    scores = np.full(len(folds), np.nan)
+    """Each clip's score (or row of scores) from ``score_fold(train_index, held_out_index)``, the function that fits
+    on the first and scores the second."""
+    scores: np.ndarray | None = None
     for fold in np.unique(folds):
         held_out = np.flatnonzero(folds == fold)
-        scores[held_out] = score_fold(np.flatnonzero(folds != fold), held_out)
+        fold_scores = np.asarray(score_fold(np.flatnonzero(folds != fold), held_out))
+        if scores is None:
+            scores = np.full((len(folds), *fold_scores.shape[1:]), np.nan)
+        scores[held_out] = fold_scores
     return scores

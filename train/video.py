@@ -1,4 +1,4 @@
-"""Train the video deepfake detector (EfficientNet-B0 per face frame + BiLSTM) in stages.
+"""Train the video deepfake detector (a face encoder per frame, the shipped image model's, + BiLSTM) in stages.
 
     # 0. face sequences of the clips, cut as serving cuts them (the cache every later stage reads)
     python -m train.extract_faces --data ../shared/data/videos --out cache/ffpp-faces --image-size 256
@@ -18,14 +18,15 @@
         --out runs/video-joint
 
 Stages ``sequence`` and ``joint`` write a complete video model (``kind: video``) with its clip and frame
-calibrations and its ``real`` / ``uncertain`` / ``fake`` thresholds fitted on Validation; stage ``frames``
-writes a frame model whose encoder and head the next stage takes over. Cached faces are resized to the
-encoder's input size (112 px by default).
+calibrations and its ``real`` / ``uncertain`` / ``fake`` thresholds (the sequence stage: fitted on out-of-fold
+scores of the Train and Validation clips, ``--folds``; else on Validation); stage ``frames`` writes a frame model
+whose encoder and head the next stage takes over. Cached faces are resized to the encoder's input size.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -59,6 +60,7 @@ from train.scoring import predict_videos
 from train.sequences import (SEQUENCE_EXTENSIONS, SequenceBatches, cached_embeddings, load_clips,
                              serving_sequence)
 
+OOF_EPOCHS = (2, 5, 10, 20)  # the sequence head's epoch counts scored out of fold, the best one shipped
 STAGE_DEFAULTS = {"frames": {"batch_size": 32, "lr": 1e-3, "epochs": 30},
                   "sequence": {"batch_size": 16, "lr": 1e-3, "epochs": 60},
                   "joint": {"batch_size": 4, "lr": 5e-5, "epochs": 8}}
@@ -235,42 +237,71 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
         y = np.concatenate([[label] * len(f) for label, f in zip(clips["train"].labels, features["train"])])
         frame_head.fit(x, y.astype(np.float32), epochs=FRAME_HEAD_EPOCHS, batch_size=FRAME_HEAD_BATCH, verbose=0)
 
-    with make_strategy(config.strategy).scope():
-        head = build_sequence_head(config.frames, features["train"][0].shape[1], config.lstm_units, config.dropout)
-        compile_binary(head, config.lr)
-    train = clips["train"]
-    train_batches = SequenceBatches(features["train"], train.serving, train.labels, config.frames,
-                                    config.batch_size, training=True, views=views, seed=config.seed)
-    val = clips["validation"]
-    val_batches = SequenceBatches(features["validation"], val.serving, val.labels, config.frames, config.batch_size,
-                                  training=False)
-    head, summary = fit(head, train_batches, val_batches, train.labels, config.fit_settings, config.out)
+    frame_head = frame_model.get_layer("frame_head")
+    if config.folds:  # epochs, clip score, calibration and band from out-of-fold scores; then one head on all
+        calibration = out_of_fold_calibration(config, features, views, clips, frame_head)
+        head, summary = _fit_on_train_and_validation(config, features, views, clips,
+                                                     calibration["validation_calibration"]["epochs"])
+    else:  # the Validation clips select the epoch and fit the calibration
+        calibration = None
+        with make_strategy(config.strategy).scope():
+            head = build_sequence_head(config.frames, features["train"][0].shape[1], config.lstm_units,
+                                       config.dropout)
+            compile_binary(head, config.lr)
+        train, val = clips["train"], clips["validation"]
+        train_batches = SequenceBatches(features["train"], train.serving, train.labels, config.frames,
+                                        config.batch_size, training=True, views=views, seed=config.seed)
+        val_batches = SequenceBatches(features["validation"], val.serving, val.labels, config.frames,
+                                      config.batch_size, training=False)
+        head, summary = fit(head, train_batches, val_batches, train.labels, config.fit_settings, config.out)
     summary["wall_time_s"] = round(time.time() - started, 1)
-
     model = assemble_video_model(frame_model, head, config.frames)
-    calibration = None
-    if config.folds:
-        calibration = out_of_fold_calibration(config, features, views, clips, frame_model.get_layer("frame_head"),
-                                              max(summary["selected_epoch"], 1))
     return finish_video_model(config, model, splits, clips, summary, image_size, config.frames,
                               calibration=calibration, backbone=config.backbone_weights,
                               frame_head="trained" if head_trained else "refit", augmented_views=config.views)
 
 
-def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.ndarray]],
-                            views: list[list[np.ndarray]], clips: dict, frame_head: keras.layers.Layer,
-                            epochs: int) -> dict[str, Any]:
-    """Clip and frame calibration and the clip band fitted on out-of-fold scores of the Train and Validation clips
-    (``train.folds``): the sequence head refit per fold for ``epochs`` (the main run's selected epoch count) on the
-    other folds' clips, each clip scored by the head that never saw its group of people; at most
-    ``MAX_REAL_CALLED_FAKE`` of the real clips called fake."""
+def _pooled(features: dict[str, list[np.ndarray]], views: list[list[np.ndarray]], clips: dict
+            ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, list[str], list[list[np.ndarray]]]:
+    """The Train and Validation clips as one set: features, serving masks, labels, names, and the views (Train
+    clips through their augmented views, Validation clips through their plain features)."""
     train, val = clips["train"], clips["validation"]
-    items = features["train"] + features["validation"]
-    serving = list(train.serving) + list(val.serving)
-    labels = np.asarray(list(train.labels) + list(val.labels))
-    names = list(train.paths) + list(val.paths)
-    # Train clips are also seen through their augmented views; Validation clips through their plain features.
-    pooled_views = [view + features["validation"] for view in views]
+    return (features["train"] + features["validation"], list(train.serving) + list(val.serving),
+            np.asarray(list(train.labels) + list(val.labels)), list(train.paths) + list(val.paths),
+            [view + features["validation"] for view in views])
+
+
+def _fit_on_train_and_validation(config: VideoConfig, features: dict[str, list[np.ndarray]],
+                                 views: list[list[np.ndarray]], clips: dict, epochs: int
+                                 ) -> tuple[keras.Model, dict[str, Any]]:
+    """The shipped sequence head: fitted on the Train and Validation clips together for the epoch count the folds
+    chose (nothing is held out to select on: the out-of-fold scores did that), logged like every run."""
+    items, serving, labels, _, pooled_views = _pooled(features, views, clips)
+    with make_strategy(config.strategy).scope():
+        head = build_sequence_head(config.frames, items[0].shape[1], config.lstm_units, config.dropout)
+        compile_binary(head, config.lr)
+    batches = SequenceBatches(items, serving, labels.tolist(), config.frames, config.batch_size, training=True,
+                              views=pooled_views, seed=config.seed)
+    logdir = Path(config.fit_settings.logdir) if config.fit_settings.logdir else config.out / "tensorboard"
+    head.fit(batches, epochs=epochs, class_weight=class_weights(labels.tolist()), verbose=2,
+             callbacks=[keras.callbacks.BackupAndRestore(str(config.out / "backup")),
+                        keras.callbacks.TensorBoard(str(logdir)),
+                        keras.callbacks.CSVLogger(str(config.out / "history.csv"), append=True)])
+    return head, {"epochs_run": epochs, "selected_epoch": epochs,
+                  "selected_on": "out-of-fold Brier score of the Validation clips", "fitted_on": "train+validation"}
+
+
+def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.ndarray]],
+                            views: list[list[np.ndarray]], clips: dict, frame_head: keras.layers.Layer
+                            ) -> dict[str, Any]:
+    """Out-of-fold scores of the Train and Validation clips (``train.folds``): the sequence head refit per fold on
+    the other folds' clips, each clip scored by the head that never saw its group of people, after each of
+    ``OOF_EPOCHS`` epochs (those within ``--epochs``). They choose the epoch count (the best Brier score of the
+    Validation clips, below), then the clip score (the BiLSTM's, or the mean of the per-frame outputs where that
+    ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
+    called fake). Every clip's scores go to ``out_of_fold.csv``."""
+    items, serving, labels, names, pooled_views = _pooled(features, views, clips)
+    candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
     groups = person_groups(names)
     folds = fold_of(groups, labels, config.folds, config.seed)
 
@@ -281,24 +312,53 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
         batches = SequenceBatches(pick(items), pick(serving), labels[fit_on].tolist(), config.frames,
                                   config.batch_size, training=True, views=[pick(v) for v in pooled_views],
                                   seed=config.seed)
-        head.fit(batches, epochs=epochs, class_weight=class_weights(labels[fit_on].tolist()), verbose=0)
         scored = SequenceBatches([items[i] for i in held_out], [serving[i] for i in held_out],
                                  labels[held_out].tolist(), config.frames, config.batch_size, training=False)
-        return head.predict(scored, verbose=0).reshape(-1)
+        after = []
+        for epoch in range(1, max(candidates) + 1):
+            head.fit(batches, epochs=epoch, initial_epoch=epoch - 1, verbose=0,
+                     class_weight=class_weights(labels[fit_on].tolist()))
+            if epoch in candidates:
+                after.append(head.predict(scored, verbose=0).reshape(-1))
+        return np.stack(after, axis=1)
 
     started = time.time()
-    video = out_of_fold(score_fold, folds)
+    by_epochs = out_of_fold(score_fold, folds)
     per_frame = np.stack([np.asarray(frame_head(serving_sequence(sequence, mask, config.frames))).reshape(-1)
                           for sequence, mask in zip(items, serving)])
     frame_mean = per_frame.mean(axis=1)
-    calibration = calibrate_video(labels.tolist(), video, per_frame, MAX_REAL_CALLED_FAKE)
-    measured = {"folds": int(folds.max()) + 1, "groups": len(np.unique(groups)), "video_auc": _auc(labels, video),
-                "frame_mean_video_auc": _auc(labels, frame_mean)}
+    # The encoder trained on the Train clips' faces, not on the Validation clips': out of fold, the Train clips
+    # keep improving with epochs while the Validation ones, scored on features the encoder never fitted, grow
+    # overconfident. So the epochs are chosen by the Validation clips' Brier score (a proper score, which
+    # punishes overconfidence; ties: fewer epochs), and the band must hold for their real clips on their own too.
+    splits = ["train"] * len(clips["train"]) + ["validation"] * len(clips["validation"])
+    unseen = np.asarray(splits) == "validation"
+    epoch_aucs = {epochs: _auc(labels, by_epochs[:, i]) for i, epochs in enumerate(candidates)}
+    unseen_briers = {epochs: brier_score(labels[unseen], by_epochs[unseen, i]) for i, epochs in enumerate(candidates)}
+    best = min(candidates, key=lambda epochs: (round(unseen_briers[epochs], 4), epochs))
+    video = by_epochs[:, candidates.index(best)]
+    frame_mean_auc = _auc(labels, frame_mean)
+    clip_score = "frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence"
+    calibration = calibrate_video(labels.tolist(), video if clip_score == "sequence" else frame_mean, per_frame,
+                                  MAX_REAL_CALLED_FAKE, unseen=unseen)
+    measured = {"folds": int(folds.max()) + 1, "groups": len(np.unique(groups)), "epochs": best,
+                "video_auc_by_epochs": {str(epochs): auc for epochs, auc in epoch_aucs.items()},
+                "validation_clips_brier_by_epochs": {str(epochs): b for epochs, b in unseen_briers.items()},
+                "video_auc": epoch_aucs[best], "frame_mean_video_auc": frame_mean_auc}
     calibration["validation_calibration"].update(
         source="out of fold", **measured, seconds=round(time.time() - started, 1),
         frame_mean_brier=brier_score(labels, Calibration.from_metadata(calibration, "frame_calibration")(frame_mean)))
-    print(f"out of fold ({measured['folds']} folds): clip ROC-AUC {measured['video_auc']:.3f}, per-frame mean "
-          f"{measured['frame_mean_video_auc']:.3f}", file=sys.stderr)
+    calibration["clip_score"] = clip_score
+    with (config.out / "out_of_fold.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["clip", "split", "label", "group", "fold", *(f"sequence_{e}_epochs" for e in candidates),
+                         "frame_mean"])
+        for row in zip(names, splits, labels, groups, folds, *by_epochs.T, frame_mean):
+            writer.writerow([*row[:5], *(f"{value:.5f}" for value in row[5:])])
+    print(f"out of fold ({measured['folds']} folds): clip ROC-AUC (Validation clips' Brier) by epochs "
+          + ", ".join(f"{epochs}: {auc:.3f} ({unseen_briers[epochs]:.3f})" for epochs, auc in epoch_aucs.items())
+          + f"; per-frame mean {frame_mean_auc:.3f}; the verdict calibrates the {clip_score.replace('_', ' ')} "
+          f"after {best} epochs", file=sys.stderr)
     return calibration
 
 
@@ -345,9 +405,10 @@ def finish_video_model(config: VideoConfig, model: keras.Model, splits: dict, cl
                                 "image_size": image_size, "lstm_units": config.lstm_units, **extra,
                                 **(calibration or calibrate_video(val.labels, video, per_frame)),
                                 **provenance(config, splits, summary)}
-    metadata["validation"] = {"video_auc": _auc(val.labels, video),
-                              "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
-                              "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
+    if summary.get("fitted_on") != "train+validation":  # else Validation is no held-out set: the folds are
+        metadata["validation"] = {"video_auc": _auc(val.labels, video),
+                                  "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
+                                  "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
     path = save_model(model, config.out / "model.keras", metadata)
     if "test" in clips:
         metadata["test_domains"] = video_domain_rows(VideoModel(path), clips["test"], Path(config.data[0]).name,

@@ -329,9 +329,11 @@ def timeline(report: Report) -> pd.DataFrame:
              "series": "fake probability"} for frame in frames]
     thresholds = report.thresholds
     if rows and thresholds is not None:
+        # Always the same three series, even where the band has no width (the two lines then coincide): the
+        # browser's plot keeps the series of its first drawing, so a clip judged by a model with other series
+        # would lose its threshold lines.
         times = [row["time (s)"] for row in rows]
-        lines = {"threshold": thresholds.fake_from} if thresholds.real_below >= thresholds.fake_from else \
-            {"fake threshold": thresholds.fake_from, "real threshold": thresholds.real_below}
+        lines = {"fake threshold": thresholds.fake_from, "real threshold": thresholds.real_below}
         rows += [{"time (s)": t, "fake probability": float(value), "series": name}
                  for name, value in lines.items() for t in (min(times), max(times))]
     return pd.DataFrame(rows, columns=["time (s)", "fake probability", "series"])
@@ -381,6 +383,11 @@ def model_section(title: str, info: ModelInfo | None) -> str:
     if isinstance(domains, list) and domains:
         lines.append("Per domain (held-out test split, or validation where a domain has no test split; shares at the "
                      "verdict thresholds above):\n\n" + markdown_table(domains, "domain"))
+        lines += [f"*{name}*: trivial features alone (file size, picture size, JPEG quality, face position…) tell its "
+                  f"real pictures from its fakes (shortcut audit ROC-AUC {audit.get('roc_auc', 1.0):.3f}), so its "
+                  "ROC-AUC says little about seeing manipulation."
+                  for name, audit in (metadata.get("shortcut_audit") or {}).items()
+                  if isinstance(audit, dict) and audit.get("flagged")]
     elif isinstance(metrics, dict):
         rows = _metric_rows(metrics)
         if rows:

@@ -69,7 +69,8 @@ class UploadQuota:
                 return (f"Too many uploads from your address: at most {self.per_client_bytes / 2**20:.0f} MB in "
                         f"{minutes} minutes. Please try again later.")
             if everyone + size > self.total_bytes:
-                return f"The server has taken all the uploads it can keep for now. Please try again in {minutes} minutes."
+                return (f"The server has taken all the uploads it can keep for now. Please try again in {minutes} "
+                        "minutes.")
             self._uploads.append((now, client, size))
             return None
 
