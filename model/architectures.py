@@ -128,7 +128,7 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
 
 
 VIDEO_FRAMES = SAMPLED_FRAMES
-VIDEO_IMAGE_SIZE = 128
+VIDEO_IMAGE_SIZE = IMAGE_SIZE  # the shipped video model's face side: its encoder is an image model's
 ENCODER_NAME = "efficientnetb0"
 BACKBONE_CHOICES = "imagenet|none|PATH"
 

@@ -8,9 +8,11 @@ A model's raw sigmoid output is mapped through Platt scaling fitted on Validatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+
+Verdict = Literal["real", "uncertain", "fake"]  # a calibrated probability judged by two thresholds
 
 EPSILON = 1e-6
 
@@ -48,7 +50,7 @@ class Thresholds:
     real_below: float
     fake_from: float
 
-    def verdict(self, probability: float) -> str:
+    def verdict(self, probability: float) -> Verdict:
         if probability >= self.fake_from:
             return "fake"
         return "real" if probability < self.real_below else "uncertain"

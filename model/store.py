@@ -118,5 +118,11 @@ class ModelInfo:
 
 def load_served_model(path: str | Path) -> tuple[keras.Model, ModelInfo]:
     """``load_model`` with the metadata as a ``ModelInfo``: what the detectors and evaluation use."""
-    model, metadata = load_model(path)
-    return model, ModelInfo.from_metadata(path, metadata, tuple(model.input_shape), model.name)
+    model, _ = load_model(path)
+    return model, record_of(path, model)
+
+
+def record_of(path: str | Path, model: keras.Model) -> ModelInfo:
+    """The ``ModelInfo`` of a network already loaded from ``path``, read from the metadata beside it now (a
+    calibration may just have rewritten it)."""
+    return ModelInfo.from_metadata(path, read_metadata(path), tuple(model.input_shape), model.name)

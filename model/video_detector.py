@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -24,8 +24,9 @@ from model.store import DEFAULT_VIDEO_MODEL, load_served_model
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
 
-__all__ = ["DEFAULT_VIDEO_MODEL", "SequenceScore", "VideoDetector", "VideoModel"]
+__all__ = ["DEFAULT_VIDEO_MODEL", "ModelChoice", "SequenceScore", "VideoDetector", "VideoModel"]
 
+ModelChoice = Literal["video", "image"]  # what judges a clip: the video model, or the image model frame by frame
 MAX_SCORED_TRACKS = 4
 MIN_EVIDENCE_FRAMES = 3  # a main face seen in fewer sampled frames gives no confident clip verdict
 STILL_PICTURE = ("only one frame could be decoded: this file holds a still picture (or a broken clip), not a "
@@ -144,7 +145,7 @@ class VideoDetector:
         self.frames, self.max_seconds = frames, max_seconds
         self.detection_side = detection_side or self.recipe.frame_detection_side
 
-    def analyze_file(self, path: str | Path, model: str = "video", explain: bool = False) -> Report:
+    def analyze_file(self, path: str | Path, model: ModelChoice = "video", explain: bool = False) -> Report:
         """Report on one clip; unreadable clips and unavailable models give an error report, never an exception.
         ``explain`` adds the heatmap of the main face in every sampled frame, from the model that judged the clip."""
         if model not in ("video", "image"):
@@ -181,7 +182,7 @@ class VideoDetector:
         return [SampledFrame(frame.index, frame.time_s, [face for face, _ in cut], [crop for _, crop in cut])
                 for frame, cut in zip(batch, found)]
 
-    def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: str, explain: bool = False
+    def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: ModelChoice, explain: bool = False
                ) -> Report:
         """The clip's report: the main track scored with ``model``, every sampled frame and every track listed;
         the main track's faces in frame order, with their heatmaps when ``explain``."""
@@ -211,11 +212,11 @@ class VideoDetector:
                 summary.flags.append("few_frames")
         return report
 
-    def _judge(self, model: str) -> VideoModel | FaceScorer:
+    def _judge(self, model: ModelChoice) -> VideoModel | FaceScorer:
         """The scorer behind a model choice (its name and thresholds)."""
         return self.video_model if model == "video" else self.image_scorer
 
-    def _score(self, crops: list[list[np.ndarray]], model: str
+    def _score(self, crops: list[list[np.ndarray]], model: ModelChoice
                ) -> tuple[list[tuple[float, np.ndarray]], dict[str, float]]:
         """Each track's fake probability and its faces' with ``model``; plus the main track's probability under
         every model that ran (the image model always scores it: the baseline the video model has to beat). When

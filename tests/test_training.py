@@ -65,9 +65,15 @@ def test_saved_model_scores_crops_between_zero_and_one(trained):
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
 
 
-def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_path, capsys):
+def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_path, capsys, monkeypatch):
+    import keras
+
+    loads = []
+    load = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: loads.append(a) or load(*a, **k))
     evaluate.main(["--model", str(trained / "model.keras"), "--data", str(tiny_faces), "--out", str(tmp_path),
-                   "--robustness"])
+                   "--robustness", "--audit"])
+    assert len(loads) == 1  # the audit's scorer takes the network evaluate loaded
     printed = capsys.readouterr().out
     [stored] = read_metadata(trained / "model.keras")["test_domains"]
     result = json.loads((tmp_path / "domains_metrics.json").read_text())
@@ -79,6 +85,7 @@ def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_pa
     assert conditions[0] == "as given" and "JPEG 50" in conditions and "downscaled to 1/4" in conditions
     assert result["robustness"]["rows"][0]["roc_auc"] == pytest.approx(row["roc_auc"])
     assert (tmp_path / f"test_{stored['domain']}_roc.png").exists()
+    assert stored["domain"] in result["shortcut_audit"] and result["invariance"]
 
 
 def test_reports_go_beside_a_trained_model_but_never_into_the_shipped_weights_folder(trained):

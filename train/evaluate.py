@@ -181,10 +181,10 @@ def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float 
     return {"min_face_px": int(min(sides)), "min_jpeg_quality": int(min(qualities))}
 
 
-def audit_tables(model_path: str | Path, domains: dict[str, Labelled]) -> dict[str, Any]:
-    """The shortcut audit and the invariance table of the faces of ``domains``, through the serving scorer (its
-    recipe, calibration and thresholds), printed and returned."""
-    scorer = FaceScorer(model_path)
+def audit_tables(model_path: str | Path, model: keras.Model, domains: dict[str, Labelled]) -> dict[str, Any]:
+    """The shortcut audit and the invariance table of the faces of ``domains``, through the serving scorer of the
+    loaded ``model`` (its recipe, calibration and thresholds as stored now), printed and returned."""
+    scorer = FaceScorer(model_path, network=model)
     audit = shortcut_audit(domains)
     invariance = invariance_rows(scorer.score, scorer.thresholds.verdict, scorer.recipe, domains)
     print("\n" + audit_markdown(audit) + "\n\n" + invariance_markdown(invariance))
@@ -290,7 +290,7 @@ def evaluate(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {"domains": rows}
     print(markdown_table(rows, "domain"))
     if args.audit:
-        result.update(audit_tables(args.model, {part.domain.label: part.data for _, part in parts}))
+        result.update(audit_tables(args.model, model, {part.domain.label: part.data for _, part in parts}))
     if args.robustness and parts:
         result["robustness"] = {"domain": parts[0][1].domain.label, "split": parts[0][0],
                                 "rows": robustness_table(model, metadata, parts[0][1].data, args.batch_size)}
