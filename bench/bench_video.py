@@ -29,32 +29,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.faces import FaceDetector  # noqa: E402
 from model.image_detector import FaceScorer  # noqa: E402
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL  # noqa: E402
-from model.video import open_clip  # noqa: E402
+from model.video import MAX_FRAME_PIXELS, open_clip  # noqa: E402
 from model.video_detector import VideoDetector  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 25
+LARGEST_FRAME = (4096, MAX_FRAME_PIXELS // 4096)  # 4K wide at the frame limit: larger ones are refused
 FACE_SIDE = 420
 
 
-def moving_face(seconds: float) -> Iterator[np.ndarray]:
-    """RGB 720p frames: the astronaut photo gliding over a textured background, one frame at a time."""
+def moving_face(seconds: float, width: int = WIDTH, height: int = HEIGHT) -> Iterator[np.ndarray]:
+    """RGB frames (720p by default): the astronaut photo gliding over a textured background, one at a time."""
     from skimage import data
 
     photo = cv2.resize(data.astronaut(), (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
-    background = cv2.GaussianBlur(rng.integers(40, 200, (HEIGHT, WIDTH, 3), dtype=np.uint8), (0, 0), 6)
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 6)
     for index in range(int(seconds * FPS)):
         t = index / FPS
-        x = int((WIDTH - FACE_SIDE) * (0.5 + 0.4 * np.sin(t * 0.6)))  # up to about 200 pixels a second
-        y = int((HEIGHT - FACE_SIDE) * (0.5 + 0.3 * np.sin(t * 1.3)))
+        x = int((width - FACE_SIDE) * (0.5 + 0.4 * np.sin(t * 0.6)))  # up to about 200 pixels a second at 720p
+        y = int((height - FACE_SIDE) * (0.5 + 0.3 * np.sin(t * 1.3)))
         frame = background.copy()
         frame[y:y + FACE_SIDE, x:x + FACE_SIDE] = photo
         yield frame
 
 
-def write_clip(path: Path, seconds: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
-    for frame in moving_face(seconds):
+def write_clip(path: Path, seconds: float, width: int = WIDTH, height: int = HEIGHT) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
+    for frame in moving_face(seconds, width, height):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
@@ -136,8 +137,11 @@ def main() -> None:
     scorer = FaceScorer(args.image_model)
     rows, memory = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        clips = {seconds: write_clip(Path(tmp) / f"face_{seconds}s.mp4", seconds) for seconds in (10, 60)}
-        ten = clips[10]
+        clips = {f"{seconds} s 720p ({seconds * FPS} frames)": write_clip(Path(tmp) / f"face_{seconds}s.mp4", seconds)
+                 for seconds in (10, 60)}
+        worst = write_clip(Path(tmp) / "largest.mp4", 4, *LARGEST_FRAME)  # the largest frames a clip may have
+        clips[f"4 s at {LARGEST_FRAME[0]}×{LARGEST_FRAME[1]}, the largest frames allowed ({4 * FPS} frames)"] = worst
+        ten = next(iter(clips.values()))
         detectors: list[VideoDetector] = []
         for video_model in video_models:
             started = time.perf_counter()
@@ -173,18 +177,18 @@ def main() -> None:
         detector_480 = FaceDetector(detection_side=480)
         p50, p95 = timed(lambda: [detector_480.detect(frame) for frame in frames], args.repeats)
         rows.append(("  (face detection frame by frame, long side 480)", p50, p95, "not used: for comparison"))
-        for seconds, path in clips.items():
+        for name, path in clips.items():
             for model in detector.available_models:
-                memory.append((seconds, model, memory_row(args, path, model, video_models[0])))
+                memory.append((name, model, memory_row(args, path, model, video_models[0])))
 
     print("| measurement | p50 | p95 | notes |\n|---|---|---|---|")
     for name, p50, p95, note in rows:
         print(f"| {name} | {p50:.2f} s | {p95:.2f} s | {note} |")
-    print("\n| clip (720p, 25 fps) | model | analysis (warm) | RSS before | peak RSS during analysis | child maxrss |\n"
+    print("\n| clip (25 fps) | model | analysis (warm) | RSS before | peak RSS during analysis | child maxrss |\n"
           "|---|---|---|---|---|---|")
-    for seconds, model, row in memory:
+    for name, model, row in memory:
         during = "n/a" if row["during_mb"] is None else f"{row['during_mb']:.0f} MB"
-        print(f"| {seconds} s ({seconds * FPS} frames) | {model} | {row['seconds']:.2f} s | "
+        print(f"| {name} | {model} | {row['seconds']:.2f} s | "
               f"{row['before_mb']:.0f} MB | {during} | {row['maxrss_mb']:.0f} MB |")
 
 if __name__ == "__main__":

@@ -9,18 +9,19 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import cv2
+import keras
 import numpy as np
 import tensorflow as tf
 
 from model.explain import GradCam, video_cam
-from model.face_path import DETECTION_BATCH, cut_frame_faces, face_detector
+from model.face_path import DETECTION_BATCH, cap, cut_frame_faces, face_detector
 from model.faces import Face, FaceDetector
 from model.image_detector import FaceScorer
 from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace, TrackResult, error_report
-from model.store import DEFAULT_VIDEO_MODEL, load_served_model
+from model.store import DEFAULT_VIDEO_MODEL, load_served_model, record_of
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
 
@@ -56,8 +57,10 @@ class VideoModel:
     """A loaded video model: face sequences in, calibrated clip and per-frame fake probabilities out; the clip's
     from the BiLSTM or from the mean of the per-frame outputs, as its ``clip_score`` says."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.keras_model, self.info = load_served_model(path)
+    def __init__(self, path: str | Path, network: keras.Model | None = None) -> None:
+        """The video model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
+        self.keras_model, self.info = load_served_model(path) if network is None else (network,
+                                                                                       record_of(path, network))
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
         self.thresholds, self.recipe, self.name = self.info.thresholds, self.info.recipe, self.info.name
         self.calibration, self.frame_calibration = self.info.calibration, self.info.frame_calibration
@@ -76,7 +79,7 @@ class VideoModel:
         """
         windows = [(owner, members) for owner, crops in enumerate(sequences)
                    for members in self.windows(len(crops))]
-        resized = [[resize_faces(crop, self.image_size) for crop in crops] for crops in sequences]
+        resized = [[resize_faces(cap(crop, self.recipe), self.image_size) for crop in crops] for crops in sequences]
         batch = tf.stack([tf.stack([resized[owner][i] for i in members]) for owner, members in windows])
         outputs = self._predict(batch)
         frames = outputs["frames"].numpy()[:, :, 0]
@@ -115,7 +118,7 @@ class VideoModel:
         clip's score towards fake (averaged over the windows a crop appears in)."""
         if self._cam is None:
             self._cam = video_cam(self.keras_model)
-        resized = np.stack([resize_faces(crop, self.image_size) for crop in crops])
+        resized = np.stack([resize_faces(cap(crop, self.recipe), self.image_size) for crop in crops])
         sums = np.zeros((len(crops), self.image_size, self.image_size), np.float32)
         counts = np.zeros(len(crops))
         for members in self.windows(len(crops)):

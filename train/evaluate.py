@@ -35,6 +35,7 @@ import tensorflow as tf
 from sklearn import metrics
 
 from model.calibration import Calibration, Thresholds
+from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer
 from model.preprocessing import IMAGE_SIZE
 from model.tables import markdown_table
@@ -53,20 +54,21 @@ from train.scoring import predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
 
 
-def read_clips(data: Labelled, frames: int, image_size: int) -> Clips:
+def read_clips(data: Labelled, frames: int, image_size: int, recipe: FaceRecipe) -> Clips:
     """Cached sequences as they are (the models resize the faces), or videos run through serving's face extraction
-    now at ``image_size`` (unreadable clips and clips without a face abort: evaluation must be complete)."""
+    now with the model's face ``recipe`` at ``image_size`` (unreadable clips and clips without a face abort:
+    evaluation must be complete)."""
     if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
         return load_clips(data)
     from tqdm import tqdm
 
-    from model.faces import FaceDetector
+    from model.face_path import face_detector
     from train.extract_faces import ClipError, extract_clip
 
-    detector, clips = FaceDetector(), Clips([], [], [], [])
+    detector, clips = face_detector(recipe), Clips([], [], [], [])
     for path, label in tqdm(list(zip(data.paths, data.labels)), desc="clips", unit="clip", file=sys.stderr):
         try:
-            sequence = extract_clip(path, detector, frames, extra_frames=0, image_size=image_size)
+            sequence = extract_clip(path, detector, frames, extra_frames=0, image_size=image_size, recipe=recipe)
         except ClipError as error:
             raise TrainingError(f"{path}: {error}; fix or remove it and evaluate again") from None
         clips.faces.append(sequence.faces)
@@ -334,18 +336,18 @@ def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo
         validation = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
         if "validation" not in validation:
             raise TrainingError(f"calibrating needs a Validation/ folder in {args.data[0]}")
-        clips = read_clips(validation["validation"], frames, read_size).resized(image_size)
+        clips = read_clips(validation["validation"], frames, read_size, info.recipe).resized(image_size)
         metadata.update(calibrate_video(clips.labels, *predict_videos(model, clips, frames)))
         write_metadata(args.model, metadata)
         print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
               f"{metadata['threshold']:.4f}", file=sys.stderr)
     if args.baseline != "none" and not Path(args.baseline).is_file():
         raise TrainingError(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
-    video_model = VideoModel(args.model)
+    video_model = VideoModel(args.model, network=model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
     rows = [row for name, split, data in domains
-            for row in video_domain_rows(video_model, read_clips(data, frames, read_size), name, split, out,
-                                         baseline)]
+            for row in video_domain_rows(video_model, read_clips(data, frames, read_size, info.recipe), name,
+                                         split, out, baseline)]
     print(markdown_table(rows, "domain"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "domains_metrics.json").write_text(json.dumps({"domains": rows}, indent=2) + "\n")

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FACE_RECIPE, FaceRecipe
 from model.face_path import cap, cut, face_detector, find_frame_faces
 from model.faces import FaceDetector
 from model.imaging import InputError
@@ -59,9 +59,10 @@ class FaceSequence:
         os.replace(partial, path)
 
 
-def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int]) -> dict[int, list]:
+def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int], side: int
+            ) -> dict[int, list]:
     """Faces of the given frames, found as ``VideoDetector`` finds them (``model.face_path``)."""
-    return dict(zip(indices, find_frame_faces(detector, [frames[i] for i in indices])))
+    return dict(zip(indices, find_frame_faces(detector, [frames[i] for i in indices], side)))
 
 
 def _main_track(indices: list[int], faces: dict[int, list]) -> dict[int, tuple[int, int, int, int]]:
@@ -73,11 +74,13 @@ def _main_track(indices: list[int], faces: dict[int, list]) -> dict[int, tuple[i
 
 
 def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_FRAMES,
-                 extra_frames: int = EXTRA_FRAMES, image_size: int = VIDEO_IMAGE_SIZE) -> FaceSequence:
+                 extra_frames: int = EXTRA_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
+                 recipe: FaceRecipe = FACE_RECIPE) -> FaceSequence:
     """The main face sequence of one clip, cut as ``model.video_detector`` cuts it: its sampled frames
     (``model.video.spread``), faces by ``FaceDetector.detect_many``, main track by ``model.tracks``, then
-    ``model.face_path.cut`` and ``resize_faces``. Extra frames follow the main track linked over all frames.
-    Raises ``ClipError`` for unreadable clips and clips where serving would find no face."""
+    ``model.face_path.cut`` and ``cap`` by ``recipe`` (a model's own, when evaluating it) and ``resize_faces``.
+    Extra frames follow the main track linked over all frames. Raises ``ClipError`` for unreadable clips and clips
+    where serving would find no face."""
     try:
         clip = open_clip(path)
     except InputError as error:
@@ -91,7 +94,8 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         raise ClipError(str(error)) from None
     served = [int(i) for i in serving_wanted if int(i) in decoded]
     extra = [i for i in sorted(decoded) if i not in set(served)]
-    faces = {**_detect(detector, decoded, served), **_detect(detector, decoded, extra)}
+    side = recipe.frame_detection_side
+    faces = {**_detect(detector, decoded, served, side), **_detect(detector, decoded, extra, side)}
     boxes = _main_track(served, faces)
     if not boxes:
         raise ClipError("no face found")
@@ -100,7 +104,8 @@ def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_F
         dense = _main_track(sorted(decoded), faces)
         boxes.update({i: box for i, box in dense.items() if i not in serving})
     indices = sorted(boxes)
-    crops = [resize_faces(cap(cut(decoded[i], boxes[i])), image_size).numpy().astype(np.uint8) for i in indices]
+    crops = [resize_faces(cap(cut(decoded[i], boxes[i], recipe), recipe), image_size).numpy().astype(np.uint8)
+             for i in indices]
     return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
                         frame_count=clip.frame_count)
 
