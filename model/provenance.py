@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -381,6 +383,9 @@ def _read_image_metadata(path: Path, result: Provenance) -> None:
     result.camera = camera or None
     xmp = info.get("xmp")
     if xmp:
+        if len(xmp) > MAX_XMP_BYTES:
+            result.add_error(f"its XMP metadata is {len(xmp) // 1024} KB long: only the first "
+                             f"{MAX_XMP_BYTES // 1024} KB were read")
         fields = read_xmp_fields(xmp)
         result.digital_source_type = _short(fields.get("DigitalSourceType"), 200)
         result.creator_tool = _short(fields.get("CreatorTool"), 120)
@@ -400,11 +405,28 @@ def _read_image_metadata(path: Path, result: Provenance) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def read_provenance(path: str | Path, trust_anchors: str | None = None) -> Provenance:
-    """Read a file's Content Credentials and generator metadata; never raises, never uses the network.
+PROVENANCE_BUDGET_S = 5.0  # a file's metadata is given this long; every step is bounded by size, this bounds time
+
+
+def read_provenance(path: str | Path, trust_anchors: str | None = None,
+                    budget_s: float = PROVENANCE_BUDGET_S) -> Provenance:
+    """Read a file's Content Credentials and generator metadata; never raises, never uses the network, and answers
+    within ``budget_s`` (after that the reading is abandoned to its background thread and the result says so).
 
     ``trust_anchors``: PEM root certificates whose signers count as trusted (none by default)."""
-    path = Path(path)
+    answer: Future[Provenance] = Future()
+    threading.Thread(target=lambda: answer.set_result(_read_provenance(Path(path), trust_anchors)),
+                     name="provenance", daemon=True).start()
+    try:
+        return answer.result(timeout=budget_s)
+    except TimeoutError:
+        late = Provenance()
+        late.add_error(f"reading its metadata took over {budget_s:g} s and was abandoned")
+        return late
+
+
+def _read_provenance(path: Path, trust_anchors: str | None) -> Provenance:
+    """``read_provenance`` without its time budget."""
     result = Provenance()
     try:
         if not path.is_file():

@@ -329,3 +329,27 @@ def test_crafted_xmp_packets_are_read_in_bounded_time(tmp_path, name):
                           timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(float(seconds) < 1.0 for seconds in done.stdout.split())
+
+
+def test_a_packet_read_only_in_part_is_said_to_be(tmp_path):
+    """Over 64 KB of XMP, the report says that only the first 64 KB were read; a 60 KB packet is read whole."""
+    from model.provenance import read_provenance
+
+    png = tmp_path / "long.png"
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "<x " + "a" * 200_000)
+    Image.new("RGB", (64, 48)).save(png, pnginfo=info)
+    assert read_provenance(png).error == "its XMP metadata is 195 KB long: only the first 64 KB were read"
+    assert read_provenance(_jpeg(tmp_path / "short.jpg", xmp=CRAFTED_XMP["word run"].encode())).error is None
+
+
+def test_metadata_that_takes_too_long_is_abandoned_with_a_sentence(tmp_path, monkeypatch):
+    import time
+
+    from model import provenance
+
+    monkeypatch.setattr(provenance, "_read_c2pa", lambda *args: time.sleep(3))
+    started = time.monotonic()
+    result = provenance.read_provenance(_jpeg(tmp_path / "slow.jpg"), budget_s=0.2)
+    assert time.monotonic() - started < 1.0
+    assert result.error == "reading its metadata took over 0.2 s and was abandoned" and not result.found
