@@ -21,36 +21,6 @@ from train.config import MIN_LR, REDUCE_LR_FACTOR, FitSettings, TrainingError
 from train.data import class_weights
 
 
-def add_common_flags(parser: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float,
-                     several_domains: bool = False) -> None:
-    """Flags every trainer takes; ``several_domains`` lets ``--data`` repeat (with optional weights)."""
-    folder_help = ("folder with Train/ and Validation/ (optionally Test/), each holding Real/ and Fake/; or one "
-                   "Real/+Fake/ folder with --val-split")
-    if several_domains:
-        parser.add_argument("--data", action="append", default=None, metavar="PATH[:WEIGHT]",
-                            help=f"a training domain: {folder_help}. Repeat for several domains; WEIGHT (default 1) "
-                            "sets its share of the batches")
-        parser.add_argument("--data-spec", default=None, metavar="FILE",
-                            help="a text file listing domains, one 'PATH [WEIGHT]' per line (instead of or beside "
-                            "--data)")
-    else:
-        parser.add_argument("--data", required=True, help=folder_help)
-    parser.add_argument("--out", default=None, help="run folder for checkpoints, logs and the final model")
-    parser.add_argument("--logdir", default=None, help="TensorBoard log folder (default: OUT/tensorboard)")
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=lr, help="initial learning rate (Adam)")
-    parser.add_argument("--val-split", type=float, default=0.2,
-                        help="fraction held out for validation when DATA has no Train/Validation folders")
-    parser.add_argument("--patience", type=int, default=4, help="epochs without Validation AUC gain before stopping")
-    parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--limit-per-class", type=int, default=None,
-                        help="use at most this many files per class and split (quick experiments)")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
-                        help="tf.distribute strategy: mirrored for several GPUs, multiworker for several hosts "
-                        "(set TF_CONFIG)")
-
-
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """The tf.distribute strategy named on the command line."""
     if name == "mirrored":

@@ -80,7 +80,7 @@ class FitSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """Flags every trainer takes (``train.common.add_common_flags``) and the command as typed."""
+    """Flags every trainer takes (``train.flags.add_common_flags``) and the command as typed."""
 
     data: tuple[str, ...]
     data_spec: str | None = None
@@ -116,7 +116,7 @@ class TrainConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class FaceTrainConfig(TrainConfig):
-    """Flags of a per-face trainer (``train.face_training.add_face_training_flags``)."""
+    """Flags of a per-face trainer (``train.flags.add_face_training_flags``)."""
 
     self_blend_share: float
     steps_per_epoch: int | None

@@ -386,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from train.config import TrainingError, read_config_file
+    from train.flags import image_parser
 
     parser = argparse.ArgumentParser(prog="python -m train.domains",
                                      description="Cut the faces of every domain into the face cache ahead of "
@@ -403,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     flags, tables = {}, ()
     try:
         if args.config:
-            flags, tables = read_config_file(args.config, _trainer_parser())
+            flags, tables = read_config_file(args.config, image_parser())
         domains = domains_from_args(args.data, None, tables)
     except (TrainingError, ValueError, FileNotFoundError) as error:
         parser.error(str(error))
@@ -412,12 +413,6 @@ def main(argv: list[str] | None = None) -> None:
         limits["test"] = args.test_per_class
     cache_faces(domains, args.face_cache or flags.get("face_cache", "runs/face-cache"), args.workers, limits,
                 tuple(args.splits.split(",")), seed=flags.get("seed", 1337))
-
-
-def _trainer_parser():
-    from train.image import build_parser
-
-    return build_parser()
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from train.degrade import DEGRADATIONS
 from train.audit import audit_markdown, invariance_markdown, invariance_rows, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.calibration import calibrate, calibrate_video
+from train.flags import image_parser
 from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
@@ -259,9 +260,7 @@ def evaluate(args: argparse.Namespace) -> None:
         evaluate_video(args, model, info, out)
         return
     image_size = info.image_size
-    from train.image import build_parser as build_image_parser  # train.image imports this module
-
-    tables = read_config_file(args.config, build_image_parser())[1] if args.config else ()
+    tables = read_config_file(args.config, image_parser())[1] if args.config else ()
     domains = domains_from_args(args.data, None, tables)
     limits = {"validation": args.val_per_class, **({args.split: args.per_class} if args.per_class else {})}
     cropper = FaceCropper(args.face_cache, info.recipe)

