@@ -52,16 +52,16 @@ def _clip(report: Report, frames: list[tuple[float, float | None]], **summary) -
 
 
 def test_annotate_boxes_every_face_in_its_colour():
-    from ui import presentation as show
+    from ui import drawing
 
     rgb = np.full((400, 600, 3), 255, np.uint8)
     report = _report([((50, 100, 80, 80), 0.9), ((300, 120, 60, 60), 0.1)])
-    boxed = show.annotate(rgb, report)
+    boxed = drawing.annotate(rgb, report)
     assert boxed.shape == rgb.shape and rgb.min() == 255  # a copy; the input is untouched
-    assert tuple(boxed[140, 50]) == show.FAKE_RGB  # left edge of the fake face's box
-    assert tuple(boxed[150, 300]) == show.REAL_RGB
-    large = show.annotate(np.zeros((3000, 4000, 3), np.uint8), report)
-    assert max(large.shape[:2]) == show.DISPLAY_SIDE
+    assert tuple(boxed[140, 50]) == drawing.FAKE_RGB  # left edge of the fake face's box
+    assert tuple(boxed[150, 300]) == drawing.REAL_RGB
+    large = drawing.annotate(np.zeros((3000, 4000, 3), np.uint8), report)
+    assert max(large.shape[:2]) == drawing.DISPLAY_SIDE
 
 
 def test_verdicts_confidences_and_captions(tmp_path):
@@ -90,23 +90,24 @@ def test_a_clip_says_when_the_two_models_disagree_and_rounds_apart_close_numbers
     text = show.verdict_markdown(report, "clip")
     assert "disagree" not in text and "The image model alone gives 0.32" in text
     close = _report([((0, 0, 10, 10), 0.3799)], threshold=0.6)
-    close.thresholds = show.Thresholds(0.3784, 0.6308)
+    close.thresholds = Thresholds(0.3784, 0.6308)
     assert "**0.380**" in show.probability_line(close) and "real below 0.378" in show.probability_line(close)
 
 
 def test_record_and_report_file(tmp_path):
     from ui import presentation as show
+    from ui.report_folders import request_folder
 
     data = show.record(_report([((1, 2, 3, 4), 0.25)]))
     assert set(data) == SCAN_FIELDS and data["path"] == "photo.jpg"  # no server paths leak out
-    first, second = show.request_folder(tmp_path), show.request_folder(tmp_path)
+    first, second = request_folder(tmp_path), request_folder(tmp_path)
     assert first != second and first.parent == tmp_path
     path = show.write_report(data, first)
     assert path.name == "photo_report.json" and json.loads(path.read_text()) == data
     assert json.loads(show.report_text(data)) == data
     os.utime(first, (0, 0))
-    show.request_folder(tmp_path)
-    assert not first.exists() and second.exists()  # request folders older than an hour are removed
+    request_folder(tmp_path)
+    assert not first.exists() and second.exists()  # request folders older than 10 minutes are removed
 
 
 def test_timeline_has_faces_only_and_the_thresholds():
@@ -130,38 +131,38 @@ def test_timeline_has_faces_only_and_the_thresholds():
 
 
 def test_about_lists_metrics_cards_and_limits(tmp_path):
-    from ui import presentation as show
+    from ui import about
 
     card = tmp_path / "IMAGE_MODEL_CARD.md"
     card.write_text("---\nlicense: other\n---\n# Image model card\nTrained on things.\n")
     metadata = {"architecture": "meso4", "image_size": 256, "threshold": 0.42, "data": "/data/dfdc-faces",
                 "counts": {"train": {"real": 3, "fake": 5}},
                 "test_metrics": {"count": 10, "accuracy": 0.9, "roc_auc": 0.95, "balanced_accuracy": None}}
-    text = show.about_markdown([("Image model", ModelInfo.from_metadata("image_model.keras", metadata)),
+    text = about.about_markdown([("Image model", ModelInfo.from_metadata("image_model.keras", metadata)),
                                 ("Video model", None)], [card])
     assert "| ROC-AUC | 0.950 |" in text and "0.420" in text and "dfdc-faces" in text and "train 3 real" in text
     assert "\n## Image model card" in text and "license: other" not in text and "Not installed" in text
-    assert "Accuracy drops on other data" in show.LIMITS and "research only" in show.LIMITS
-    assert "Uncertain" in show.LIMITS
+    assert "Accuracy drops on other data" in about.LIMITS and "research only" in about.LIMITS
+    assert "Uncertain" in about.LIMITS
     banded = {**metadata, "real_below": 0.3, "data": [{"name": "dfdc-faces", "weight": 1.0}],
               "test_domains": [{"domain": "dfdc-faces", "split": "test", "faces": 10, "roc_auc": 0.9, "brier": 0.1,
                                 "real_called_fake": 0.05, "fakes_caught": 0.8, "uncertain": 0.2}]}
-    section = show.model_section("Image model", ModelInfo.from_metadata("image_model.keras", banded))
+    section = about.model_section("Image model", ModelInfo.from_metadata("image_model.keras", banded))
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
     # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.
     flagged = {**banded, "test_domains": [{**banded["test_domains"][0], "model": "lite0_bilstm@model.keras"}],
                "shortcut_audit": {"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}}}
-    section = show.model_section("Video model", ModelInfo.from_metadata("video_model.keras", flagged))
+    section = about.model_section("Video model", ModelInfo.from_metadata("video_model.keras", flagged))
     assert "| dfdc-faces | `lite0_bilstm@model.keras` | 10 |" in section
     assert "*dfdc-faces*: trivial features alone" in section and "ROC-AUC 0.990" in section and "*other*" not in section
     for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):
         (tmp_path / name).write_bytes(b"png")
-    assert show.about_images(tmp_path, ["image"]) == [(str(tmp_path / "image_test_roc.png"), "image test roc")]
+    assert about.about_images(tmp_path, ["image"]) == [(str(tmp_path / "image_test_roc.png"), "image test roc")]
     (tmp_path / "image_model.keras").write_bytes(b"")
     (tmp_path / "VIDEO_MODEL_CARD.md").write_text("# Video model card\n")
-    assert show.model_cards([tmp_path / "image_model.keras"]) == [card]
-    assert show.model_cards([tmp_path / "image_model.keras", tmp_path / "video_model.keras"]) == [
+    assert about.model_cards([tmp_path / "image_model.keras"]) == [card]
+    assert about.model_cards([tmp_path / "image_model.keras", tmp_path / "video_model.keras"]) == [
         card, tmp_path / "VIDEO_MODEL_CARD.md"]
 
 

@@ -14,9 +14,11 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 
 PREFIX = "deepfake-reports-"
+REQUEST_MAX_AGE_S = 600  # a request's files are kept this long (Gradio serves its own copies of them)
 OWNER_FILE = "owner.pid"
 
 
@@ -58,3 +60,22 @@ def open_report_dir(parent: str | Path | None = None) -> Path:
 
     signal.signal(signal.SIGTERM, stop)
     return folder
+
+
+def request_folder(directory: str | Path, max_age_s: float = REQUEST_MAX_AGE_S) -> Path:
+    """A fresh folder under ``directory`` for one request's files; folders older than ``max_age_s`` are removed.
+
+    The app hands Gradio files rather than arrays: Gradio copies files into its cache atomically, whereas arrays
+    are encoded straight to a content-addressed path, which two identical concurrent requests can truncate under
+    a reader.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - max_age_s
+    for old in directory.iterdir():
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(dir=directory))

@@ -25,9 +25,12 @@ from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveSco
 from model.report import Report
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo
 from model.video_detector import ModelChoice, VideoDetector, models_for
+from ui import about
 from ui import presentation as show
+from ui.drawing import annotate, save_picture
 from ui.guards import guarded, user_errors
 from ui.panels import RESULT_HELP, Result, ResultPanel, heatmap_toggle
+from ui.report_folders import request_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -95,7 +98,7 @@ def services() -> Services:
 
 def result(report: Report, subject: str, picture: Callable[[Path], Any]) -> Result:
     """The panel's fields for one report; its files (picture, crops, heatmaps, JSON) go to a fresh folder."""
-    data, folder = show.record(report), show.request_folder(services().report_dir)
+    data, folder = show.record(report), request_folder(services().report_dir)
     return Result(show.verdict_markdown(report, subject), show.confidences(report), picture(folder),
                   show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
                   show.heatmap_gallery(report, folder))
@@ -114,7 +117,7 @@ def analyze_image(image: str | None, explain: bool = True) -> list[Any]:
     with user_errors("image"):
         rgb = read_image(image)
         report = services().image.analyze(rgb, path=image, explain=explain)
-        return result(report, "picture", lambda folder: show.save_picture(show.annotate(rgb, report),
+        return result(report, "picture", lambda folder: save_picture(annotate(rgb, report),
                                                                         folder / "faces.jpg")).values()
 
 
@@ -151,7 +154,7 @@ def analyze_live(frame: Any, rolling: RollingVerdict | None) -> tuple[Any, Any, 
     live = services().live
     with user_errors("camera frame"):
         report, rolling = live.step(frame, rolling)
-        return show.annotate(frame, report), show.live_markdown(rolling, report, live.thresholds), rolling
+        return annotate(frame, report), show.live_markdown(rolling, report, live.thresholds), rolling
 
 
 def webcam_tab(kept_s: int | None) -> None:
@@ -240,16 +243,16 @@ def about_tab(image_info: ModelInfo, image_model_path: str | Path, video_model_p
     models = [("Image model", image_info), ("Video model", ModelInfo.read(video_model_path) if video_model_path
                                             else None)]
     loaded = [image_model_path] + ([video_model_path] if video_model_path else [])
-    shipped = [show.model_kind(path) for path in loaded if Path(path).resolve() in SHIPPED_MODELS]
-    gr.Markdown(show.LIMITS, elem_id="about-limits")
-    gr.Markdown(show.about_markdown(models, []), elem_id="about-card")
+    shipped = [about.model_kind(path) for path in loaded if Path(path).resolve() in SHIPPED_MODELS]
+    gr.Markdown(about.LIMITS, elem_id="about-limits")
+    gr.Markdown(about.about_markdown(models, []), elem_id="about-card")
     with gr.Row():
-        for path, caption in show.about_images(ASSETS, shipped):
+        for path, caption in about.about_images(ASSETS, shipped):
             # The figure carries its own title: a label would sit on top of it.
             gr.Image(path, label=caption, show_label=False, interactive=False, buttons=["fullscreen"])
-    for card in show.model_cards(loaded):
+    for card in about.model_cards(loaded):
         with gr.Accordion(f"Model card: {Path(card).name} (training, data, every measurement)", open=False):
-            gr.Markdown(show.card_markdown(card), elem_classes=["about-model-card"])
+            gr.Markdown(about.card_markdown(card), elem_classes=["about-model-card"])
 
 
 def build_demo(app_services: Services, image_model_path: str | Path = DEFAULT_IMAGE_MODEL,
