@@ -16,12 +16,13 @@ import sys
 
 from model.imaging import MAX_FILE_BYTES
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
-from ui.upload_quota import DEFAULT_CLIENT_MB, TOTAL_SHARE, UPLOAD_WINDOW_S, UploadQuota
+from ui.report_folders import FILES_KEPT_S
+from ui.upload_quota import DEFAULT_CLIENT_MB, TOTAL_SHARE, UploadQuota
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry calls at start
 
 ON_SPACES = bool(os.getenv("SPACE_ID"))
-UPLOAD_LIFETIME = (300, UPLOAD_WINDOW_S)  # (every, older than) seconds: uploads and results are removed this soon
+UPLOAD_LIFETIME = (300, FILES_KEPT_S)  # (every, older than) seconds: Gradio's cache of uploads and results
 log = logging.getLogger("app")
 
 
@@ -42,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-file-mb", type=float, default=MAX_FILE_BYTES / 2**20,
                         help="largest upload in MB (default %(default).0f)")
     parser.add_argument("--upload-quota-mb", type=float, default=DEFAULT_CLIENT_MB,
-                        help=f"most MB one client may upload in {UPLOAD_WINDOW_S // 60} minutes (the server takes "
+                        help=f"most MB one client may upload in {FILES_KEPT_S // 60} minutes (the server takes "
                         f"{TOTAL_SHARE} times that from everyone; default %(default).0f)")
     return parser.parse_args(argv)
 

@@ -15,7 +15,7 @@ from model.imaging import damage, decode_image, jpeg_quality, read_bytes
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import Report, ScoredFace
-from model.store import DEFAULT_IMAGE_MODEL, load_served_model, record_of
+from model.store import DEFAULT_IMAGE_MODEL, load_served_model
 
 
 class FaceScorer:
@@ -24,8 +24,7 @@ class FaceScorer:
 
     def __init__(self, path: str | Path = DEFAULT_IMAGE_MODEL, network: keras.Model | None = None) -> None:
         """The model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
-        self.keras_model, self.info = load_served_model(path) if network is None else (network,
-                                                                                       record_of(path, network))
+        self.keras_model, self.info = load_served_model(path, network)
         self.image_size = self.info.image_size
         self.calibration, self.thresholds, self.recipe = self.info.calibration, self.info.thresholds, self.info.recipe
         self.name = self.info.name

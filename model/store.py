@@ -116,13 +116,9 @@ class ModelInfo:
         return cls.from_metadata(path, read_metadata(path))
 
 
-def load_served_model(path: str | Path) -> tuple[keras.Model, ModelInfo]:
-    """``load_model`` with the metadata as a ``ModelInfo``: what the detectors and evaluation use."""
-    model, _ = load_model(path)
-    return model, record_of(path, model)
-
-
-def record_of(path: str | Path, model: keras.Model) -> ModelInfo:
-    """The ``ModelInfo`` of a network already loaded from ``path``, read from the metadata beside it now (a
-    calibration may just have rewritten it)."""
-    return ModelInfo.from_metadata(path, read_metadata(path), tuple(model.input_shape), model.name)
+def load_served_model(path: str | Path, network: keras.Model | None = None) -> tuple[keras.Model, ModelInfo]:
+    """``load_model`` with the metadata as a ``ModelInfo``: what the detectors and evaluation use. ``network``: the
+    file's network, already loaded (not loaded again); its metadata is read now (a calibration may just have
+    rewritten it)."""
+    model = load_model(path)[0] if network is None else network
+    return model, ModelInfo.from_metadata(path, read_metadata(path), tuple(model.input_shape), model.name)

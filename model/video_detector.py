@@ -21,7 +21,7 @@ from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace, TrackResult, error_report
-from model.store import DEFAULT_VIDEO_MODEL, load_served_model, record_of
+from model.store import DEFAULT_VIDEO_MODEL, load_served_model
 from model.tracks import link_tracks
 from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
 
@@ -59,8 +59,7 @@ class VideoModel:
 
     def __init__(self, path: str | Path, network: keras.Model | None = None) -> None:
         """The video model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
-        self.keras_model, self.info = load_served_model(path) if network is None else (network,
-                                                                                       record_of(path, network))
+        self.keras_model, self.info = load_served_model(path, network)
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
         self.thresholds, self.recipe, self.name = self.info.thresholds, self.info.recipe, self.info.name
         self.calibration, self.frame_calibration = self.info.calibration, self.info.frame_calibration

@@ -124,7 +124,7 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     ``validators`` run first at each epoch's end and add their figures to its logs, for ``monitor`` to name.
     ``start_is_candidate`` (fine-tunes of trained weights): the starting weights compete with the epochs, and are
     returned when no epoch beats them on ``monitor`` (``selected_epoch`` 0 in the summary)."""
-    logdir = Path(settings.logdir) if settings.logdir else out / "tensorboard"
+    logdir = settings.tensorboard_dir(out)
     started = time.time()
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         prepare_multi_worker(model, train_ds)

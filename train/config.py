@@ -77,6 +77,10 @@ class FitSettings:
     logdir: str | None = None
     plateau: bool = True
 
+    def tensorboard_dir(self, out: Path) -> Path:
+        """Where TensorBoard logs go: ``logdir``, else the run folder's ``tensorboard``."""
+        return Path(self.logdir) if self.logdir else out / "tensorboard"
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:

@@ -283,7 +283,7 @@ def _fit_on_train_and_validation(config: VideoConfig, features: dict[str, list[n
         compile_binary(head, config.lr)
     batches = SequenceBatches(items, serving, labels.tolist(), config.frames, config.batch_size, training=True,
                               views=pooled_views, seed=config.seed)
-    logdir = Path(config.fit_settings.logdir) if config.fit_settings.logdir else config.out / "tensorboard"
+    logdir = config.fit_settings.tensorboard_dir(config.out)
     head.fit(batches, epochs=epochs, class_weight=class_weights(labels.tolist()), verbose=2,
              callbacks=[keras.callbacks.BackupAndRestore(str(config.out / "backup")),
                         keras.callbacks.TensorBoard(str(logdir)),
@@ -399,20 +399,21 @@ def finish_video_model(config: VideoConfig, model: keras.Model, splits: dict, cl
     """Calibration and thresholds (``calibration``, else fitted on Validation), Validation measurements, the Test
     row, and the saved model with its metadata."""
     val = clips["validation"]
-    video, per_frame = predict_videos(model, val, frames)
+    held_out = summary.get("fitted_on") != "train+validation"  # else the folds measured it, not Validation
+    video, per_frame = predict_videos(model, val, frames) if held_out or calibration is None else (None, None)
     encoder = model.get_layer("encoder").layer.name
     metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
                                 "face_recipe": FACE_RECIPE.to_json(),
                                 "image_size": image_size, "lstm_units": config.lstm_units, **extra,
                                 **(calibration or calibrate_video(val.labels, video, per_frame)),
                                 **provenance(config, splits, summary)}
-    if summary.get("fitted_on") != "train+validation":  # else Validation is no held-out set: the folds are
+    if held_out:
         metadata["validation"] = {"video_auc": _auc(val.labels, video),
                                   "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
                                   "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
     path = save_model(model, config.out / "model.keras", metadata)
     if "test" in clips:
-        metadata["test_domains"] = video_domain_rows(VideoModel(path), clips["test"], Path(config.data[0]).name,
+        metadata["test_domains"] = video_domain_rows(VideoModel(path, model), clips["test"], Path(config.data[0]).name,
                                                      "test", config.out)
         write_metadata(path, metadata)
     return metadata

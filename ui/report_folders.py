@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 PREFIX = "deepfake-reports-"
-REQUEST_MAX_AGE_S = 600  # a request's files are kept this long (Gradio serves its own copies of them)
+FILES_KEPT_S = 600  # how long the app keeps people's files: uploads (Gradio's cache) and each request's results
 OWNER_FILE = "owner.pid"
 
 
@@ -62,7 +62,7 @@ def open_report_dir(parent: str | Path | None = None) -> Path:
     return folder
 
 
-def request_folder(directory: str | Path, max_age_s: float = REQUEST_MAX_AGE_S) -> Path:
+def request_folder(directory: str | Path, max_age_s: float = FILES_KEPT_S) -> Path:
     """A fresh folder under ``directory`` for one request's files; folders older than ``max_age_s`` are removed.
 
     The app hands Gradio files rather than arrays: Gradio copies files into its cache atomically, whereas arrays

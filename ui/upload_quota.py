@@ -1,6 +1,6 @@
 """A quota on what the upload route keeps, per client and in all, over the time uploads are kept.
 
-Gradio keeps every file posted to ``/gradio_api/upload`` (for ``UPLOAD_WINDOW_S``, the app's cache lifetime),
+Gradio keeps every file posted to ``/gradio_api/upload`` (for ``FILES_KEPT_S``, the app's cache lifetime),
 whether or not an analysis follows, so a stranger could fill a public Space's disk with files it never analyses.
 This ASGI middleware counts each upload's declared size (``Content-Length``, read before the body) against the
 client's quota and the server's, and answers ``429`` with one sentence when either would be exceeded.
@@ -17,7 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-UPLOAD_WINDOW_S = 600  # how long the app keeps uploads (its cache lifetime), and so the quota's window
+from ui.report_folders import FILES_KEPT_S
+
 DEFAULT_CLIENT_MB = 300
 TOTAL_SHARE = 8  # the server's quota is this many clients' worth
 
@@ -26,7 +27,7 @@ class UploadQuota:
     """ASGI middleware: uploads over a client's (or the server's) bytes in the last ``window_s`` are refused."""
 
     def __init__(self, app, per_client_bytes: int, total_bytes: int, behind_proxy: bool = False,
-                 window_s: float = UPLOAD_WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 window_s: float = FILES_KEPT_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.per_client_bytes, self.total_bytes, self.window_s = per_client_bytes, total_bytes, window_s
         self.behind_proxy, self.clock = behind_proxy, clock
