@@ -19,7 +19,7 @@ from model.image_detector import FaceScorer
 from model.store import load_model, read_metadata
 from tests.conftest import write_rgb
 from train import evaluate, image
-from train.common import compile_binary, fit
+from train.common import add_view_consistency, compile_binary, fit
 from train.config import FitSettings
 from train.data import load_splits
 
@@ -136,7 +136,8 @@ def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, ca
                                              "--warmup-steps", "10"])
     with pytest.raises(TrainingError, match="need a registry backbone"):
         image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
-    for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"]):
+    for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"],
+                ["--view-consistency", "1", "--batch-size", "6"]):
         with pytest.raises(SystemExit) as exit_info:
             image.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *bad])
         assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
@@ -212,6 +213,15 @@ def test_fine_tuning_starts_from_a_saved_model(trained, tiny_faces, tmp_path):
     assert metadata["selected_epoch"] in (0, 1)
 
 
+def test_a_fine_tune_that_changes_the_objective_keeps_an_epoch_without_scoring_the_start(trained, tiny_faces, tmp_path):
+    image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
+                "--init-from", str(trained / "model.keras"), "--no-start-competes", "--view-consistency", "2"])
+    _, metadata = load_model(tmp_path / "model.keras")
+    assert not (tmp_path / "start.json").exists()
+    assert metadata["selected_epoch"] == 1 and metadata["start_val_auc"] is None
+    assert metadata["view_consistency"] == 2.0
+
+
 def _separable(count: int = 64) -> tf.data.Dataset:
     """One feature that is the label's sign: a positive weight ranks every example right (AUC 1), a negative one
     every example wrong (AUC 0)."""
@@ -224,6 +234,19 @@ def _one_weight_model(weight: float) -> keras.Model:
     model.set_weights([np.array([[weight]], np.float32), np.zeros(1, np.float32)])
     compile_binary(model, 2.0)  # Adam moves the weight by about 2 a step: 8 steps turn -5 positive
     return model
+
+
+def test_view_consistency_adds_the_weighted_squared_gap_between_faces_and_views_to_the_training_loss_only():
+    model = _one_weight_model(1.0)
+    add_view_consistency(model, 10.0)
+    x = np.array([[0.5], [-0.5], [0.2], [-0.1]], np.float32)  # faces (0.5, -0.5), their views (0.2, -0.1)
+    y = np.array([1.0, 0.0, 1.0, 0.0], np.float32)
+    y_pred = model(x)
+    plain = float(model.compute_loss(x, y, y_pred, training=False))
+    faces, views = y_pred.numpy()[:2, 0], y_pred.numpy()[2:, 0]
+    gap = float(np.mean((faces - views) ** 2))
+    assert gap > 0.001
+    assert float(model.compute_loss(x, y, y_pred, training=True)) == pytest.approx(plain + 10.0 * gap, rel=1e-5)
 
 
 @pytest.mark.parametrize("weight, kept", [(5.0, True), (-5.0, False)])

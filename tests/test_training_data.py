@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from model.preprocessing import crop_face, resize_faces
 from tests.conftest import write_rgb
-from train.augment import QualityAugmentation, gaussian_blur
+from train.augment import QualityAugmentation, gaussian_blur, harmless_view
 from model.face_recipe import FACE_RECIPE
 from train.data import Labelled, Shard, mixed_dataset, read_record, stream_weights
 from train.domains import LARGE_PICTURE, PICTURE, SELF_BLENDED, FaceCropper, domains_from_args, load_domains, read_spec
@@ -53,6 +53,29 @@ def test_batches_hold_real_fake_pairs_of_one_domain_by_weight_with_self_blends_o
         assert seen[name] / total == pytest.approx(share, abs=0.04), name
     assert blended["a"] / seen["a"] == pytest.approx(0.25, abs=0.07)
     assert blended["c"] == seen["c"]
+
+
+def test_with_views_the_second_half_of_a_batch_is_a_harmless_view_of_the_first_face_by_face(tmp_path):
+    """Flat faces of six brightnesses: the face at place i of the second half has its source's label and stays
+    near its brightness (white balance, JPEG, size, cut and mirror barely move a flat face's mean; greyscale keeps
+    a grey one), nearer than to any other brightness in the batch."""
+    values = {"Real": 40, "Fake": 90}
+    domains = {name: (_flat_domain(tmp_path / name, {"Real": values["Real"] + shift, "Fake": values["Fake"] + shift}),
+                      1.0) for name, shift in (("a", 0), ("b", 100), ("c", 150))}
+    for faces, labels in mixed_dataset(domains, 32, 16, seed=2, augmentation=None, views=True).take(6):
+        means, labels = faces.numpy().mean(axis=(1, 2, 3)), labels.numpy()
+        assert labels.tolist() == [0.0, 1.0] * 4 * 2
+        for index in range(8):
+            assert abs(means[8 + index] - means[index]) < 12
+    with pytest.raises(ValueError, match="multiple of 4"):
+        mixed_dataset(domains, 32, 6, views=True)
+
+
+def test_a_harmless_view_keeps_the_face_shape_and_type_and_changes_it(astronaut):
+    face = np.asarray(resize_faces(astronaut[30:250, 130:350], 64), np.uint8)
+    views = [harmless_view(tf.constant(face)).numpy() for _ in range(24)]
+    assert all(view.shape == face.shape and view.dtype == np.uint8 for view in views)
+    assert sum(not np.array_equal(view, face) for view in views) >= 22
 
 
 def test_each_worker_reads_its_own_shard_of_every_file_list(tmp_path):

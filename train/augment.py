@@ -27,6 +27,12 @@ BLUR_SIGMA = (0.4, 2.2)
 SHARPEN_AMOUNT = (0.3, 1.5)
 SHARPEN_SIGMA = (0.8, 2.0)
 MIN_NOISE = 1.0  # Gaussian noise σ from MIN_NOISE to QualityAugmentation.max_noise (0–255)
+# Harmless views (``harmless_view``): the changes the invariance audit makes to real faces, which must not move
+# the verdict; each view is one of them, mirrored or not.
+VIEW_GAIN = 0.1  # ± per colour channel: white balance ±10 %
+VIEW_JPEG_QUALITY = (50, 91)
+VIEW_SHRINK = 0.5  # half size and back
+VIEW_MIN_CROP = 0.87  # the face cut with up to 15 % less margin
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,26 @@ class QualityAugmentation:
         x = _maybe(self.jpeg, x, lambda v: _jpeg(v, self.min_quality))
         x = _maybe(self.jpeg * self.jpeg_twice, x, lambda v: _jpeg(v, self.min_quality))
         return x
+
+
+def harmless_view(face: tf.Tensor) -> tf.Tensor:
+    """A uint8 (S, S, 3) face changed as the invariance audit changes real faces (greyscale, white balance, JPEG
+    50–90, half size, a tighter cut: one of them), mirrored half of the time; uint8 of the same shape."""
+    size = tf.shape(face)[:2]
+    x = _maybe(0.5, tf.cast(face, tf.float32), lambda v: tf.reverse(v, axis=[1]))
+    crop = tf.random.uniform((), VIEW_MIN_CROP, 1.0)
+    box = tf.stack([(1.0 - crop) / 2, (1.0 - crop) / 2, (1.0 + crop) / 2, (1.0 + crop) / 2])[None]
+    changes = [
+        lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(x)),
+        lambda: tf.clip_by_value(x * tf.random.uniform((3,), 1.0 - VIEW_GAIN, 1.0 + VIEW_GAIN), 0.0, 255.0),
+        lambda: tf.cast(tf.image.adjust_jpeg_quality(tf.cast(x, tf.uint8),
+                                                     tf.random.uniform((), *VIEW_JPEG_QUALITY, tf.int32)), tf.float32),
+        lambda: tf.image.resize(tf.image.resize(x, tf.cast(tf.cast(size, tf.float32) * VIEW_SHRINK, tf.int32),
+                                                antialias=True), size),
+        lambda: tf.image.crop_and_resize(x[None], box, [0], size)[0],
+    ]
+    x = tf.switch_case(tf.random.uniform((), 0, len(changes), tf.int32), changes)
+    return tf.ensure_shape(tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8), face.shape)
 
 
 def _maybe(probability: float, x: tf.Tensor, op) -> tf.Tensor:

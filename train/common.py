@@ -72,6 +72,23 @@ def compile_binary(model: keras.Model, lr: float | keras.optimizers.schedules.Le
                   metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")])
 
 
+def add_view_consistency(model: keras.Model, weight: float) -> None:
+    """Add to ``model``'s training loss ``weight`` × the mean squared gap between its probability for each face of
+    the batch's first half and for its harmless view, the face at the same place in the second half (batches of
+    ``train.data.mixed_dataset(views=True)``): a verdict that greyscale, white balance, JPEG, size or a tighter
+    cut moves is penalised where it is made. Validation losses are left as they are."""
+    plain = model.compute_loss
+
+    def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = plain(x, y, y_pred, sample_weight, training=training)
+        if not training:
+            return loss
+        faces, views = tf.split(y_pred, 2)
+        return loss + weight * tf.reduce_mean(tf.square(faces - views))
+
+    model.compute_loss = compute_loss
+
+
 def prepare_multi_worker(model: keras.Model, dataset: tf.data.Dataset) -> None:
     """Work around Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
 

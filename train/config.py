@@ -123,6 +123,7 @@ class FaceTrainConfig(TrainConfig):
     """Flags of a per-face trainer (``train.flags.add_face_training_flags``)."""
 
     self_blend_share: float
+    view_consistency: float
     steps_per_epoch: int | None
     val_per_class: int
     face_cache: str
@@ -138,6 +139,10 @@ class FaceTrainConfig(TrainConfig):
         super().check()
         if not 0.0 <= self.self_blend_share < 1.0:
             raise TrainingError("--self-blend-share must be in [0, 1)")
+        if self.view_consistency < 0:
+            raise TrainingError("--view-consistency must be 0 or more")
+        if self.view_consistency > 0 and self.batch_size % 4:
+            raise TrainingError("--view-consistency needs a batch size that is a multiple of 4")
 
     @property
     def fit_settings(self) -> FitSettings:

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import resize_faces
-from train.augment import QualityAugmentation
+from train.augment import QualityAugmentation, harmless_view
 from train.self_blend import self_blend_op
 
 LABELS = {"real": 0, "fake": 1}
@@ -232,15 +232,19 @@ def stream_weights(domains: dict[str, tuple[Labelled, float]]) -> dict[str, floa
 
 def mixed_dataset(domains: dict[str, tuple[Labelled, float]], image_size: int, batch_size: int,
                   self_blend_share: float = 0.0, seed: int = 0, shard: Shard = Shard(),
-                  augmentation: QualityAugmentation | None = QualityAugmentation()) -> tf.data.Dataset:
+                  augmentation: QualityAugmentation | None = QualityAugmentation(),
+                  views: bool = False) -> tf.data.Dataset:
     """Endless training batches of (real, fake) pairs of one domain each, domains drawn by weight: sources ->
     pairs -> augmentation (each face its own draw, whatever its label) -> batches (a pair is never split).
 
     ``domains`` maps a name to (files, weight); a domain without fakes is paired with self-blends of its reals.
-    Each worker of a multi-worker run reads only its ``shard`` of every file list.
+    Each worker of a multi-worker run reads only its ``shard`` of every file list. ``views``: the second half of
+    every batch is a harmless view of the first half, face by face (``train.augment.harmless_view``), for the
+    view-consistency loss (``train.common.add_view_consistency``).
     """
-    if batch_size % 2:
-        raise ValueError("the batch size must be even: batches hold (real, fake) pairs")
+    if batch_size % (4 if views else 2):
+        raise ValueError("the batch size must be even (batches hold (real, fake) pairs), and a multiple of 4 with "
+                         "views")
     streams = [_pairs(data, image_size, self_blend_share, seed + 2 * offset, shard)
                for offset, (data, _) in enumerate(domains.values())]
     weights = stream_weights(domains)
@@ -248,7 +252,11 @@ def mixed_dataset(domains: dict[str, tuple[Labelled, float]], image_size: int, b
     if augmentation is not None:
         dataset = dataset.map(lambda x, y: (tf.stack([augmentation(x[0]), augmentation(x[1])]), y),
                               num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.unbatch().map(lambda x, y: (tf.cast(x, tf.float32), y)).batch(batch_size, drop_remainder=True)
+    dataset = dataset.unbatch().batch(batch_size // 2 if views else batch_size, drop_remainder=True)
+    if views:
+        dataset = dataset.map(lambda x, y: (tf.concat([x, tf.map_fn(harmless_view, x)], 0), tf.concat([y, y], 0)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

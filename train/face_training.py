@@ -20,7 +20,7 @@ from model.backbones import BACKBONES, set_backbone_trainable
 from model.face_recipe import FACE_RECIPE
 from model.store import save_model
 from train.calibration import calibrate
-from train.common import compile_binary, fit, make_strategy
+from train.common import add_view_consistency, compile_binary, fit, make_strategy
 from train.config import FaceTrainConfig, TrainingError
 from train.flags import COSINE_FLOOR, SELECTION, WARMUP_LR
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
@@ -113,7 +113,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
 
     out = config.out
     batch = config.batch_size * strategy.num_replicas_in_sync
-    train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy))
+    train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy),
+                             views=config.view_consistency > 0)
     steps = config.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     with strategy.scope():
         model = build()
@@ -124,6 +125,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         lr = (keras.optimizers.schedules.CosineDecay(config.lr, config.epochs * steps, alpha=COSINE_FLOOR)
               if config.lr_schedule == "cosine" else config.lr)
         compile_binary(model, lr, config.weight_decay)
+        if config.view_consistency > 0:
+            add_view_consistency(model, config.view_consistency)
     validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
     several = len(per_domain) > 1
@@ -135,7 +138,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     metadata = {
         **metadata, "image_size": image_size,
         "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
-        "self_blend_share": config.self_blend_share, "steps_per_epoch": steps, "batch_size": batch,
+        "self_blend_share": config.self_blend_share, "view_consistency": config.view_consistency,
+        "steps_per_epoch": steps, "batch_size": batch,
         "face_recipe": FACE_RECIPE.to_json(), "shortcut_audit": audit,
         "optimizer": {"lr": config.lr, "lr_schedule": config.lr_schedule, "weight_decay": config.weight_decay,
                       "warmup_steps": config.warmup_steps, "batch_norm": config.batch_norm},

@@ -77,6 +77,10 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
                         help="the fake threshold is raised until at most this share of the Validation real faces of "
                         "each domain marked people (photos of people) are called fake (default 0.05)")
+    parser.add_argument("--view-consistency", type=float, default=0.0, metavar="WEIGHT",
+                        help="half of every batch is a harmless view of the other half (greyscale, white balance, "
+                        "JPEG 50-90, half size or a tighter cut; mirrored or not), and WEIGHT times the mean squared "
+                        "gap between a face's and its view's probability is added to the loss (default 0: off)")
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
@@ -101,7 +105,11 @@ def image_parser(doc: str = "Train the image model.") -> argparse.ArgumentParser
     parser.add_argument("--init-from", default=None, metavar="MODEL",
                         help="start from a saved image model's weights, e.g. model/weights/image_model.keras to "
                         "fine-tune the shipped model on your data (its architecture and image size are used); they "
-                        "are scored on Validation first and kept unless an epoch beats them")
+                        "are scored on Validation first and kept unless an epoch beats them (see --start-competes)")
+    parser.add_argument("--start-competes", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --init-from: the starting weights are kept unless an epoch beats their Validation "
+                        "ROC-AUC (default); --no-start-competes when the run changes what is asked of the model "
+                        "(e.g. --view-consistency), so that an epoch is kept, to be compared by train.evaluate")
     add_face_training_flags(parser)
     parser.set_defaults(**RECIPE_DEFAULTS)
     return parser

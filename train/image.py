@@ -45,6 +45,7 @@ class ImageConfig(FaceTrainConfig):
     image_size: int
     imagenet: bool
     init_from: str | None
+    start_competes: bool = True
 
     @property
     def pretrained(self) -> bool:
@@ -91,7 +92,7 @@ def train(config: ImageConfig, start: keras.Model | None = None, started: ModelI
                             {"kind": "image", "architecture": config.architecture, "initial_weights": initial,
                              "lineage": lineage(config, started),
                              **({"recipe_file": Path(config.config_file).read_text()} if config.config_file else {})},
-                            start_is_candidate=start is not None)
+                            start_is_candidate=start is not None and config.start_competes)
 
 
 def main(argv: list[str] | None = None) -> None:
