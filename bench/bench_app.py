@@ -35,12 +35,13 @@ CLIP = ROOT / "assets" / "examples" / "astronaut_clip.webm"
 def stand_in_model(folder: Path, kind: str) -> Path:
     """An untrained model of the shipped architecture and size, for when no weights are there."""
     from model.architectures import build_image_model, build_video_model
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     if kind == "video":
-        return save_model(build_video_model(), folder / "video_model.keras", {"kind": "video", "threshold": 0.5})
+        network = build_video_model()
+        return save_model(network, folder / "video_model.keras", ModelInfo("video", network.name)).path
     return save_model(build_image_model("residual_cnn", 256), folder / "image_model.keras",
-                      {"kind": "image", "architecture": "residual_cnn", "image_size": 256, "threshold": 0.5})
+                      ModelInfo(kind="image", architecture="residual_cnn", image_size=256)).path
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -2,7 +2,7 @@
 
 A model's raw sigmoid output is mapped through Platt scaling fitted on Validation (``train.calibrate``):
 ``p = sigmoid(slope * logit(raw) + intercept)``. Two thresholds on the calibrated probability split it into
-``real`` (below ``real_below``), ``fake`` (at or above ``threshold``) and ``uncertain`` in between.
+``real`` (below ``real_below``), ``fake`` (at or above ``fake_from``) and ``uncertain`` in between.
 """
 
 from __future__ import annotations
@@ -34,13 +34,11 @@ class Calibration:
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": "platt", "slope": round(self.slope, 6), "intercept": round(self.intercept, 6)}
+        return {"method": "platt", "slope": self.slope, "intercept": self.intercept}
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, Any], key: str = "calibration") -> Calibration:
-        """The calibration stored under ``key`` (a video model keeps its per-frame one as ``frame_calibration``)."""
-        stored = metadata.get(key) or {}
-        return cls(float(stored.get("slope", 1.0)), float(stored.get("intercept", 0.0)))
+    def from_json(cls, stored: dict[str, Any]) -> Calibration:
+        return cls(float(stored["slope"]), float(stored["intercept"]))
 
 
 @dataclass(frozen=True)
@@ -54,10 +52,3 @@ class Thresholds:
         if probability >= self.fake_from:
             return "fake"
         return "real" if probability < self.real_below else "uncertain"
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> Thresholds:
-        """The stored band; a model with one ``threshold`` (older files) has no uncertain band."""
-        fake_from, real_below = metadata.get("threshold"), metadata.get("real_below")
-        fake_from = 0.5 if fake_from is None else float(fake_from)
-        return cls(fake_from if real_below is None else min(float(real_below), fake_from), fake_from)

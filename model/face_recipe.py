@@ -1,13 +1,14 @@
 """How faces are cut, in one place: the crop margin, the detection sizes, the detector's minimum confidence and
 the frames sampled per clip. Serving and training both follow it, every trained model records the recipe it was
-trained with (metadata ``face_recipe``), serving cuts faces by the recipe of the model it loaded, and every face
-cache is keyed on it, so a changed recipe rebuilds the caches instead of reusing crops cut another way."""
+trained with (its record's ``face_recipe``; models saved before recipes were recorded used the defaults), serving
+cuts faces by the recipe of the model it loaded, and every face cache is keyed on it, so a changed recipe rebuilds
+the caches instead of reusing crops cut another way."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -29,12 +30,6 @@ class FaceRecipe:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> FaceRecipe:
-        """The recipe a model was trained with; models saved before recipes were recorded used the defaults."""
-        stored = metadata.get("face_recipe") or {}
-        return cls(**{f.name: stored[f.name] for f in fields(cls) if f.name in stored})
 
     def key(self) -> str:
         """A short digest for cache keys."""

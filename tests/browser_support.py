@@ -57,11 +57,10 @@ def camera_frames(photo: np.ndarray, count: int = 10, width: int = 640, height: 
 def small_video_model(path: Path) -> Path:
     """A real, untrained video model small enough for tests: 4 frames of 32-pixel faces."""
     from model.architectures import build_video_model
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     return save_model(build_video_model(frames=4, image_size=32, lstm_units=8), path,
-                      {"kind": "video", "architecture": "efficientnetb0_bilstm", "frames": 4, "image_size": 32,
-                       "threshold": 0.5})
+                      ModelInfo(kind="video", architecture="efficientnetb0_bilstm", frames=4, image_size=32)).path
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,29 +73,27 @@ def tiny_faces(tmp_path_factory, astronaut) -> Path:
 def small_image_model(tmp_path_factory) -> Path:
     """A real (untrained) image model saved with metadata, small enough to load in a second."""
     from model.architectures import build_image_model
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     model = build_image_model("meso4", image_size=64)
     path = tmp_path_factory.mktemp("models") / "image_model.keras"
-    return save_model(model, path, {"kind": "image", "architecture": "meso4", "image_size": 64, "threshold": 0.5})
+    return save_model(model, path, ModelInfo(kind="image", architecture="meso4", image_size=64)).path
 
 
 def save_lite_image_model(path: Path, image_size: int) -> tuple[keras.Model, Path]:
     """An untrained EfficientNet-Lite0 image model saved with metadata at ``path``: the network and the path."""
     from model.backbones import BACKBONES
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     model = BACKBONES["efficientnet_lite0"].face_model(image_size)
-    return model, save_model(model, path, {"kind": "image", "architecture": model.name, "image_size": image_size,
-                                           "threshold": 0.5})
+    return model, save_model(model, path, ModelInfo(kind="image", architecture=model.name, image_size=image_size)).path
 
 
 @pytest.fixture(scope="session")
 def uncertain_image_model(tmp_path_factory, small_image_model) -> Path:
     """The small image model with an uncertain band that covers every score it gives (0.001 to 0.999)."""
-    from model.store import read_metadata, write_metadata
+    from model.store import ModelInfo, write_metadata
 
     path = tmp_path_factory.mktemp("uncertain") / "image_model.keras"
     path.write_bytes(small_image_model.read_bytes())
-    write_metadata(path, {**read_metadata(small_image_model), "real_below": 0.001, "threshold": 0.999})
-    return path
+    return write_metadata(path, replace(ModelInfo.read(small_image_model), real_below=0.001, fake_from=0.999)).path

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 
 from model.calibration import Thresholds
 from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace
-from model.store import ModelInfo
+from model.store import ModelInfo, write_metadata
 from tests.browser_support import ROOT, AppServer, small_video_model
 from tests.test_provenance import signing_chain  # noqa: F401  (a fixture)
 
@@ -135,25 +136,26 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
 
     card = tmp_path / "IMAGE_MODEL_CARD.md"
     card.write_text("---\nlicense: other\n---\n# Image model card\nTrained on things.\n")
-    metadata = {"architecture": "meso4", "image_size": 256, "threshold": 0.42, "data": "/data/dfdc-faces",
-                "counts": {"train": {"real": 3, "fake": 5}},
-                "test_metrics": {"count": 10, "accuracy": 0.9, "roc_auc": 0.95, "balanced_accuracy": None}}
-    text = about.about_markdown([("Image model", ModelInfo.from_metadata("image_model.keras", metadata)),
-                                ("Video model", None)], [card])
+    info = ModelInfo(kind="image", architecture="meso4", image_size=256, real_below=0.42, fake_from=0.42,
+                     data="/data/dfdc-faces", counts={"train": {"real": 3, "fake": 5}},
+                     test_metrics={"count": 10, "accuracy": 0.9, "roc_auc": 0.95, "balanced_accuracy": None},
+                     path=Path("image_model.keras"))
+    text = about.about_markdown([("Image model", info), ("Video model", None)], [card])
     assert "| ROC-AUC | 0.950 |" in text and "0.420" in text and "dfdc-faces" in text and "train 3 real" in text
     assert "\n## Image model card" in text and "license: other" not in text and "Not installed" in text
     assert "Accuracy drops on other data" in about.LIMITS and "research only" in about.LIMITS
     assert "Uncertain" in about.LIMITS
-    banded = {**metadata, "real_below": 0.3, "data": [{"name": "dfdc-faces", "weight": 1.0}],
-              "test_domains": [{"domain": "dfdc-faces", "split": "test", "faces": 10, "roc_auc": 0.9, "brier": 0.1,
-                                "real_called_fake": 0.05, "fakes_caught": 0.8, "uncertain": 0.2}]}
-    section = about.model_section("Image model", ModelInfo.from_metadata("image_model.keras", banded))
+    banded = replace(info, real_below=0.3, data=[{"name": "dfdc-faces", "weight": 1.0}],
+                     test_domains=[{"domain": "dfdc-faces", "split": "test", "faces": 10, "roc_auc": 0.9, "brier": 0.1,
+                                    "real_called_fake": 0.05, "fakes_caught": 0.8, "uncertain": 0.2}])
+    section = about.model_section("Image model", banded)
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
     # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.
-    flagged = {**banded, "test_domains": [{**banded["test_domains"][0], "model": "lite0_bilstm@model.keras"}],
-               "shortcut_audit": {"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}}}
-    section = about.model_section("Video model", ModelInfo.from_metadata("video_model.keras", flagged))
+    flagged = replace(banded, test_domains=[{**banded.test_domains[0], "model": "lite0_bilstm@model.keras"}],
+                      shortcut_audit={"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}},
+                      path=Path("video_model.keras"))
+    section = about.model_section("Video model", flagged)
     assert "| dfdc-faces | `lite0_bilstm@model.keras` | 10 |" in section
     assert "*dfdc-faces*: trivial features alone" in section and "ROC-AUC 0.990" in section and "*other*" not in section
     for name in ("image_test_roc.png", "video_test_confusion.png", "logo.png"):
@@ -414,10 +416,8 @@ def test_uncertain_clip_verdict_through_the_scan_and_the_endpoint(small_image_mo
     the timeline draws both edges of the band."""
     from gradio_client import Client, handle_file
 
-    from model.store import read_metadata, write_metadata
-
     model = small_video_model(tmp_path / "video_model.keras")
-    write_metadata(model, {**read_metadata(model), "real_below": 0.001, "threshold": 0.999})
+    write_metadata(model, replace(ModelInfo.read(model), real_below=0.001, fake_from=0.999))
     clip = EXAMPLES / "astronaut_clip.webm"
     result = subprocess.run([sys.executable, "-m", "model.scan", "--quiet", "--image-model", str(small_image_model),
                              "--video-model", str(model), str(clip)], cwd=ROOT, capture_output=True, text=True,

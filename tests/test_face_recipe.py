@@ -10,15 +10,15 @@ import numpy as np
 
 from model.face_recipe import FACE_RECIPE, FaceRecipe
 from model.image_detector import FaceScorer, ImageDetector
-from model.store import read_metadata, write_metadata
+from model.store import ModelInfo, upgrade, write_metadata
 from train import domains, extract_faces
 from train.extract_faces import FaceSequence
 
 
 def test_a_recipe_round_trips_through_metadata_and_older_models_get_the_defaults():
     wider = replace(FACE_RECIPE, margin=1.5)
-    assert FaceRecipe.from_metadata({"face_recipe": wider.to_json()}) == wider
-    assert FaceRecipe.from_metadata({}) == FaceRecipe()  # older models: no crop ceiling
+    assert ModelInfo.from_json(upgrade({"face_recipe": wider.to_json()})).face_recipe == wider
+    assert ModelInfo.from_json(upgrade({})).face_recipe == FaceRecipe()  # older models: no crop ceiling
     assert FaceRecipe().crop_ceiling is None and FACE_RECIPE.crop_ceiling == 128
     assert wider.key() != FACE_RECIPE.key() and wider.cut_key() != FACE_RECIPE.cut_key()
     assert replace(FACE_RECIPE, crop_ceiling=None).cut_key() == FACE_RECIPE.cut_key()  # one cache of cut faces
@@ -26,8 +26,7 @@ def test_a_recipe_round_trips_through_metadata_and_older_models_get_the_defaults
 
 def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_model, tmp_path, astronaut):
     wide_model = shutil.copy(small_image_model, tmp_path / "wide.keras")
-    metadata = read_metadata(small_image_model)
-    write_metadata(wide_model, {**metadata, "face_recipe": replace(FACE_RECIPE, margin=1.5).to_json()})
+    write_metadata(wide_model, replace(ModelInfo.read(small_image_model), face_recipe=replace(FACE_RECIPE, margin=1.5)))
     plain = ImageDetector(FaceScorer(small_image_model)).analyze(astronaut)
     wide = ImageDetector(FaceScorer(wide_model)).analyze(astronaut)
     ratio = wide.faces[0].size_px / plain.faces[0].size_px

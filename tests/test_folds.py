@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.store import ModelInfo
 from train.calibration import calibrate_video
 from train.folds import fold_of, out_of_fold, people_of, person_groups
 
@@ -44,7 +45,8 @@ def test_the_out_of_fold_band_has_width_where_scores_overlap_and_calls_few_real_
     labels = np.asarray([0] * 60 + [1] * 90)
     video = np.clip(np.where(labels == 1, rng.normal(0.65, 0.18, 150), rng.normal(0.35, 0.18, 150)), 0.01, 0.99)
     per_frame = np.clip(video[:, None] + rng.normal(0, 0.1, (150, 20)), 0.01, 0.99)
-    stored = calibrate_video(labels.tolist(), video, per_frame, max_real_called_fake=0.10)
-    assert stored["real_below"] < stored["threshold"]  # an uncertain band
-    shares = stored["validation_calibration"]
+    stored = calibrate_video(ModelInfo(kind="video", architecture="test"), labels.tolist(), video, per_frame,
+                             max_real_called_fake=0.10)
+    assert stored.real_below < stored.fake_from  # an uncertain band
+    shares = stored.validation_calibration
     assert shares["real_called_fake"] <= 0.10 and 0.0 < shares["uncertain"]

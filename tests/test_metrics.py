@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from train.data import class_weights
-from model.calibration import Calibration, Thresholds
+from model.calibration import Calibration
 from train.metrics import (binary_metrics, brier_score, choose_threshold, choose_thresholds,
                            expected_calibration_error, fit_calibration, verdict_shares)
 
@@ -77,11 +77,6 @@ def test_two_thresholds_make_both_confident_verdicts_precise():
     assert verdict_shares(labels, scores, capped)["uncertain"] <= 0.2 + 1e-3  # the band is narrowed to the cap
     easy = choose_thresholds(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
     assert easy.verdict(0.2) == "real" and easy.verdict(0.8) == "fake"
-
-
-def test_thresholds_read_from_older_metadata_have_no_uncertain_band():
-    assert Thresholds.from_metadata({"threshold": 0.7}) == Thresholds(0.7, 0.7)
-    assert Thresholds.from_metadata({"threshold": 0.7, "real_below": 0.3}).verdict(0.5) == "uncertain"
 
 
 def test_the_verdict_matrix_keeps_uncertain_apart_and_its_figure_says_so(tmp_path):

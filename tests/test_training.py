@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
 
 import keras
@@ -16,7 +18,8 @@ import pytest
 import tensorflow as tf
 
 from model.image_detector import FaceScorer
-from model.store import load_model, read_metadata
+from model.calibration import Calibration
+from model.store import ModelInfo, Stage, load_served_model, read_metadata, write_metadata
 from tests.conftest import write_rgb
 from train import evaluate, image
 from train.common import add_view_consistency, compile_binary, fit
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_name(run) -> str:
     """The domain name training gave the tiny_faces folder (its folder name)."""
-    return read_metadata(run / "model.keras")["data"][0]["name"]
+    return ModelInfo.read(run / "model.keras").data[0]["name"]
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +43,16 @@ def trained(tiny_faces, tmp_path_factory):
 
 
 def test_one_epoch_yields_a_loadable_model_with_provenance(trained):
-    model, metadata = load_model(trained / "model.keras")
+    model, info = load_served_model(trained / "model.keras")
     assert model.input_shape == (None, 32, 32, 3)
-    assert metadata["kind"] == "image" and metadata["image_size"] == 32
-    assert 0.0 <= metadata["threshold"] <= 1.0
-    assert metadata["epochs_run"] == 1
-    assert metadata["counts"]["train"] == {tiny_name(trained): {"real": 16, "fake": 16}}
-    assert metadata["command"].startswith("python -m ")
-    assert metadata["real_below"] <= metadata["threshold"]
-    assert set(metadata["calibration"]) == {"method", "slope", "intercept"}
-    assert set(metadata["validation_calibration"]) >= {"brier_before", "brier_after", "ece_before", "ece_after"}
-    [row] = metadata["test_domains"]
+    assert info.kind == "image" and info.image_size == 32
+    assert 0.0 <= info.real_below <= info.fake_from <= 1.0
+    assert info.training.epochs_run == 1
+    assert info.counts["train"] == {tiny_name(trained): {"real": 16, "fake": 16}}
+    assert info.command.startswith("python -m ")
+    assert info.lineage == (Stage("start", weights="random weights"), Stage("this run", command=info.command))
+    assert set(info.validation_calibration) >= {"brier_before", "brier_after", "ece_before", "ece_after"}
+    [row] = info.test_domains
     assert set(row) >= {"domain", "roc_auc", "brier", "real_called_fake", "fakes_caught", "uncertain"}
     name = tiny_name(trained)
     for file in ("best.keras", "history.csv", f"test_{name}_roc.png", f"test_{name}_confusion.png"):
@@ -75,7 +77,7 @@ def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_pa
                    "--robustness", "--audit"])
     assert len(loads) == 1  # the audit's scorer takes the network evaluate loaded
     printed = capsys.readouterr().out
-    [stored] = read_metadata(trained / "model.keras")["test_domains"]
+    [stored] = ModelInfo.read(trained / "model.keras").test_domains
     result = json.loads((tmp_path / "domains_metrics.json").read_text())
     [row] = result["domains"]
     assert row["roc_auc"] == pytest.approx(stored["roc_auc"], abs=1e-6)
@@ -86,6 +88,37 @@ def test_evaluate_reproduces_the_stored_domain_table(trained, tiny_faces, tmp_pa
     assert result["robustness"]["rows"][0]["roc_auc"] == pytest.approx(row["roc_auc"])
     assert (tmp_path / f"test_{stored['domain']}_roc.png").exists()
     assert stored["domain"] in result["shortcut_audit"] and result["invariance"]
+
+
+def test_the_record_survives_evaluation_calibration_and_reloading(trained, tiny_faces, tmp_path, monkeypatch):
+    """The trainer writes the record as it is (nothing for the converter to change); evaluating with --calibrate,
+    --store and --audit loads the network once and rewrites only the fields it measures; the reloaded record
+    equals its JSON round trip."""
+    import keras
+
+    for name in ("model.keras", "model.json"):
+        shutil.copy(trained / name, tmp_path / name)
+    copy = tmp_path / "model.keras"
+    before = ModelInfo.read(copy)
+    assert before.to_json() == read_metadata(copy) and before.training.epochs_run == 1
+    loads = []
+    load = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model",
+                        lambda path, *args, **kwargs: loads.append(Path(path)) or load(path, *args, **kwargs))
+    evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path / "report"), "--calibrate",
+                   "--store", "--audit", "--robustness", "--val-per-class", "600"])
+    assert loads == [copy]  # one load: calibration, tables and the audit's scorer share the network
+    after = ModelInfo.read(copy)
+    measured = {"calibration", "real_below", "fake_from", "validation_calibration", "test_domains", "shortcut_audit",
+                "invariance", "robustness", "reliable_input"}
+    unchanged = [f.name for f in fields(ModelInfo) if f.name not in measured]
+    assert [getattr(after, name) for name in unchanged] == [getattr(before, name) for name in unchanged]
+    assert after.calibration == before.calibration  # the same Validation faces: the same fit
+    assert (after.real_below, after.fake_from) == pytest.approx((before.real_below, before.fake_from))
+    assert after.robustness["rows"][0]["condition"] == "as given" and after.invariance
+    assert after.test_domains[0]["roc_auc"] == pytest.approx(before.test_domains[0]["roc_auc"], abs=1e-6)
+    assert ModelInfo.from_json(json.loads(json.dumps(after.to_json())), copy) == after
+    assert after.to_json() == read_metadata(copy)
 
 
 def test_reports_go_beside_a_trained_model_but_never_into_the_shipped_weights_folder(trained):
@@ -100,13 +133,13 @@ def test_reports_go_beside_a_trained_model_but_never_into_the_shipped_weights_fo
 def test_calibrating_again_stores_the_same_calibration(trained, tiny_faces, tmp_path):
     copy = tmp_path / "model.keras"
     copy.write_bytes((trained / "model.keras").read_bytes())
-    stored = read_metadata(trained / "model.keras")
-    (tmp_path / "model.json").write_text(json.dumps({**stored, "calibration": {}, "threshold": 0.5}))
+    stored = ModelInfo.read(trained / "model.keras")
+    write_metadata(copy, replace(stored, calibration=Calibration(), real_below=0.5, fake_from=0.5))
     evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path), "--calibrate",
                    "--val-per-class", "600"])
-    again = read_metadata(copy)
-    assert again["calibration"] == stored["calibration"]
-    assert (again["real_below"], again["threshold"]) == pytest.approx((stored["real_below"], stored["threshold"]))
+    again = ModelInfo.read(copy)
+    assert again.calibration == stored.calibration
+    assert (again.real_below, again.fake_from) == pytest.approx((stored.real_below, stored.fake_from))
 
 
 def test_one_folder_with_val_split_and_any_letter_case(tmp_path):
@@ -150,20 +183,19 @@ def test_several_domains_with_weights_and_self_blended_fakes(tiny_faces, tmp_pat
     image.main(["--data", str(tiny_faces), "--data-spec", str(spec), "--out", str(tmp_path / "run"), "--epochs", "1",
                 "--batch-size", "8", "--image-size", "32", "--architecture", "meso4", "--steps-per-epoch", "3",
                 "--self-blend-share", "0.3"])
-    metadata = read_metadata(tmp_path / "run" / "model.keras")
-    assert [(d["name"], d["weight"]) for d in metadata["data"]] == [(tiny_faces.name, 1.0),
-                                                                    (f"{tiny_faces.name}#2", 0.5)]
-    assert metadata["self_blend_share"] == 0.3 and metadata["steps_per_epoch"] == 3
-    assert [row["domain"] for row in metadata["test_domains"]] == [tiny_faces.name, f"{tiny_faces.name}#2"]
+    info = ModelInfo.read(tmp_path / "run" / "model.keras")
+    assert [(d["name"], d["weight"]) for d in info.data] == [(tiny_faces.name, 1.0), (f"{tiny_faces.name}#2", 0.5)]
+    assert info.training.self_blend_share == 0.3 and info.training.steps_per_epoch == 3
+    assert [row["domain"] for row in info.test_domains] == [tiny_faces.name, f"{tiny_faces.name}#2"]
     # the epoch is chosen on the mean of the domains' own Validation AUCs, logged beside each domain's
-    assert metadata["selected_on"] == "val_auc_mean"
+    assert info.training.selected_on == "val_auc_mean"
     with (tmp_path / "run" / "history.csv").open() as handle:
         [epoch] = list(csv.DictReader(handle))
     aucs = [float(epoch[f"val_auc_{name}"]) for name in (tiny_faces.name, f"{tiny_faces.name}#2")]
     assert all(0.0 <= auc <= 1.0 for auc in aucs)
     assert float(epoch["val_auc_mean"]) == pytest.approx(np.mean(aucs), abs=1e-6)
     assert float(epoch["val_auc_worst"]) == pytest.approx(min(aucs), abs=1e-6)
-    assert metadata["best_val_auc"] == pytest.approx(float(epoch["val_auc_mean"]), abs=1e-6)
+    assert info.training.best_val_auc == pytest.approx(float(epoch["val_auc_mean"]), abs=1e-6)
 
 
 def test_two_local_workers_train_one_epoch_together(tiny_faces, tmp_path):
@@ -186,40 +218,41 @@ def test_two_local_workers_train_one_epoch_together(tiny_faces, tmp_path):
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     for worker, output in zip(workers, outputs):
         assert worker.returncode == 0, output[-3000:]
-    model, metadata = load_model(tmp_path / "worker0" / "model.keras")
-    assert metadata["epochs_run"] == 1 and model.output_shape == (None, 1)
+    model, info = load_served_model(tmp_path / "worker0" / "model.keras")
+    assert info.training.epochs_run == 1 and model.output_shape == (None, 1)
     assert "4/4" in outputs[0]
 
 
 def test_mirrored_strategy_trains_too(tiny_faces, tmp_path):
     image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
                 "--image-size", "32", "--architecture", "meso4", "--strategy", "mirrored"])
-    model, metadata = load_model(tmp_path / "model.keras")
-    assert metadata["epochs_run"] == 1 and model.output_shape == (None, 1)
+    model, info = load_served_model(tmp_path / "model.keras")
+    assert info.training.epochs_run == 1 and model.output_shape == (None, 1)
 
 
 def test_fine_tuning_starts_from_a_saved_model(trained, tiny_faces, tmp_path):
-    start, _ = load_model(trained / "model.keras")
+    start, started = load_served_model(trained / "model.keras")
     image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
                 "--init-from", str(trained / "model.keras"), "--lr", "1e-9"])
-    tuned, metadata = load_model(tmp_path / "model.keras")
-    assert metadata["architecture"] == "meso4" and metadata["image_size"] == 32
+    tuned, info = load_served_model(tmp_path / "model.keras")
+    assert info.architecture == "meso4" and info.image_size == 32
+    assert info.lineage[:-1] == started.lineage and info.lineage[-1].start == str(trained / "model.keras")
     def first_kernel(model):
         return next(layer for layer in model.layers if layer.name.startswith("conv2d")).get_weights()[0]
 
     assert np.allclose(first_kernel(tuned), first_kernel(start), atol=1e-5)
     # the starting weights were scored on Validation before the first epoch and competed with it
-    assert metadata["start_val_auc"] == json.loads((tmp_path / "start.json").read_text())["val_auc"]
-    assert metadata["selected_epoch"] in (0, 1)
+    assert info.training.start_val_auc == json.loads((tmp_path / "start.json").read_text())["val_auc"]
+    assert info.training.selected_epoch in (0, 1)
 
 
 def test_a_fine_tune_that_changes_the_objective_keeps_an_epoch_without_scoring_the_start(trained, tiny_faces, tmp_path):
     image.main(["--data", str(tiny_faces), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "8",
                 "--init-from", str(trained / "model.keras"), "--no-start-competes", "--view-consistency", "2"])
-    _, metadata = load_model(tmp_path / "model.keras")
+    info = ModelInfo.read(tmp_path / "model.keras")
     assert not (tmp_path / "start.json").exists()
-    assert metadata["selected_epoch"] == 1 and metadata["start_val_auc"] is None
-    assert metadata["view_consistency"] == 2.0
+    assert info.training.selected_epoch == 1 and info.training.start_val_auc is None
+    assert info.training.view_consistency == 2.0
 
 
 def _separable(count: int = 64) -> tf.data.Dataset:

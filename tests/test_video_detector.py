@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -40,11 +41,12 @@ def face_frames(photo: np.ndarray, count: int, width: int = 320, height: int = 2
 def video_model_path(tmp_path_factory) -> Path:
     """A real, untrained video model small enough for tests: 4 frames of 32-pixel faces."""
     from model.architectures import build_video_model
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     path = tmp_path_factory.mktemp("models") / "video_model.keras"
-    return save_model(build_video_model(frames=4, image_size=32, lstm_units=8), path,
-                      {"kind": "video", "frames": 4, "image_size": 32, "threshold": VIDEO_THRESHOLD})
+    network = build_video_model(frames=4, image_size=32, lstm_units=8)
+    return save_model(network, path, ModelInfo(kind="video", architecture=network.name, frames=4, image_size=32,
+                                               real_below=VIDEO_THRESHOLD, fake_from=VIDEO_THRESHOLD)).path
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +119,13 @@ def test_short_sequences_are_filled_by_repeating_faces(detector, astronaut):
 
 def test_scores_go_through_the_stored_clip_and_frame_calibrations(video_model_path, tmp_path, astronaut):
     """Known answer: a calibration with slope 0 maps every score to sigmoid(intercept)."""
-    from model.store import read_metadata, write_metadata
+    from model.calibration import Calibration
+    from model.store import ModelInfo, write_metadata
 
     path = tmp_path / "video_model.keras"
     path.write_bytes(video_model_path.read_bytes())
-    write_metadata(path, {**read_metadata(video_model_path),
-                          "calibration": {"method": "platt", "slope": 0.0, "intercept": 1.0},
-                          "frame_calibration": {"method": "platt", "slope": 0.0, "intercept": -2.0}})
+    write_metadata(path, replace(ModelInfo.read(video_model_path), calibration=Calibration(0.0, 1.0),
+                                 frame_calibration=Calibration(0.0, -2.0)))
     (video, per_face, raw), = VideoModel(path).score([[astronaut[50:200, 150:300]] * 3])
     assert video == pytest.approx(1 / (1 + np.exp(-1.0)), abs=1e-6)
     assert per_face == pytest.approx([1 / (1 + np.exp(2.0))] * 3, abs=1e-6)
@@ -146,14 +148,14 @@ def lite_models(tmp_path_factory) -> tuple[Path, Path]:
     way ``train.video --encoder IMAGE_MODEL`` builds one: the image model's backbone and head run every frame."""
     from model.architectures import assemble_video_model, build_sequence_head, frame_model_from_face_model
     from model.backbones import BACKBONES
-    from model.store import save_model
+    from model.store import ModelInfo, save_model
 
     folder = tmp_path_factory.mktemp("lite")
     face, image = save_lite_image_model(folder / "image_model.keras", 32)
     video = assemble_video_model(frame_model_from_face_model(face),
                                  build_sequence_head(4, BACKBONES["efficientnet_lite0"].width, 8), 4)
     return image, save_model(video, folder / "video_model.keras",
-                             {"kind": "video", "frames": 4, "image_size": 32, "threshold": 0.5})
+                             ModelInfo(kind="video", architecture=video.name, frames=4, image_size=32)).path
 
 
 def test_a_video_model_on_the_image_models_weights_gives_its_score_in_the_same_pass(lite_models, scorer, clips):

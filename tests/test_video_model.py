@@ -8,7 +8,7 @@ import pytest
 
 from model.architectures import (BackboneWeightsError, assemble_video_model, build_frame_model,
                                  build_sequence_head, build_video_model, frame_encoder)
-from model.store import load_model, save_model
+from model.store import ModelInfo, load_served_model, save_model
 
 SIZE = 32  # EfficientNet's smallest input: keeps these tests fast
 
@@ -43,7 +43,7 @@ def test_backbone_weights_from_a_weights_file_and_from_a_saved_frame_model(encod
         np.testing.assert_array_equal(a, b)
 
     frame_model = build_frame_model(SIZE, None)
-    save_model(frame_model, tmp_path / "frames.keras", {"kind": "frames", "image_size": SIZE})
+    save_model(frame_model, tmp_path / "frames.keras", ModelInfo(kind="frames", architecture="b0", image_size=SIZE))
     reused = frame_encoder(SIZE, str(tmp_path / "frames.keras"))
     x = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
     np.testing.assert_allclose(reused(x), frame_model.layers[1](x), atol=1e-5)
@@ -89,13 +89,13 @@ def test_video_model_outputs_and_safe_mode_round_trip(tmp_path):
     x = np.random.default_rng(1).uniform(0, 255, (2, 3, SIZE, SIZE, 3)).astype(np.float32)
     out = model(x, training=False)
     assert out["video"].shape == (2, 1) and out["frames"].shape == (2, 3, 1)
-    path = save_model(model, tmp_path / "video.keras", {"kind": "video", "frames": 3, "image_size": SIZE,
-                                                        "threshold": 0.5})
-    loaded, metadata = load_model(path)  # safe_mode=True: no Lambda layers anywhere
+    path = save_model(model, tmp_path / "video.keras",
+                      ModelInfo(kind="video", architecture=model.name, frames=3, image_size=SIZE)).path
+    loaded, info = load_served_model(path)  # safe_mode=True: no Lambda layers anywhere
     again = loaded(x, training=False)
     np.testing.assert_allclose(again["video"], out["video"], atol=1e-5)
     np.testing.assert_allclose(again["frames"], out["frames"], atol=1e-5)
-    assert metadata["kind"] == "video"
+    assert info.kind == "video"
 
 
 def test_assembled_model_equals_its_trained_parts():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,8 @@ from model.architectures import frame_model_at
 from model.faces import FaceDetector
 from model.face_path import cap, cut
 from model.preprocessing import resize_faces
-from model.store import load_model, read_metadata
+from model.calibration import Calibration
+from model.store import ModelInfo, Stage, load_served_model, write_metadata
 from model.video import spread
 from model.face_recipe import FACE_RECIPE
 from train import evaluate, extract_faces, video
@@ -111,26 +113,27 @@ def sequence_run(tiny_sequences, tmp_path_factory) -> Path:
 
 
 def test_one_epoch_sequence_stage_yields_a_loadable_calibrated_video_model(sequence_run, tiny_sequences):
-    model, metadata = load_model(sequence_run / "model.keras")
+    model, info = load_served_model(sequence_run / "model.keras")
     assert model.input_shape == (None, 4, SIZE, SIZE, 3)
-    assert metadata["kind"] == "video" and metadata["frames"] == 4 and metadata["image_size"] == SIZE
-    assert 0.0 <= metadata["real_below"] <= metadata["threshold"] <= 1.0
-    assert 0.0 <= metadata["frame_threshold"] <= 1.0
-    assert {"slope", "intercept"} <= set(metadata["calibration"]) and "slope" in metadata["frame_calibration"]
-    calibrated_on = metadata["validation_calibration"]  # out of fold: the 8 Train and 6 Validation clips
+    assert info.kind == "video" and info.frames == 4 and info.image_size == SIZE
+    assert 0.0 <= info.real_below <= info.fake_from <= 1.0
+    assert 0.0 <= info.frame_threshold <= 1.0 and info.frame_calibration is not None
+    calibrated_on = info.validation_calibration  # out of fold: the 8 Train and 6 Validation clips
     assert calibrated_on["clips"] == 14 and calibrated_on["source"] == "out of fold" and calibrated_on["folds"] > 1
-    assert metadata["epochs_run"] == 1 and metadata["frame_head"] == "refit" and metadata["augmented_views"] == 2
-    assert metadata["counts"]["train"] == {"real": 4, "fake": 4}
-    assert metadata["command"].startswith("python -m train.video ")
+    training = info.training
+    assert training.epochs_run == 1 and training.frame_head == "refit" and training.augmented_views == 2
+    assert info.counts["train"] == {"real": 4, "fake": 4}
+    assert info.command.startswith("python -m train.video ")
+    assert info.lineage == (Stage("start", weights="none"), Stage("this run", command=info.command))
     # The folds chose the epochs and the clip score; the head was then fitted on Train and Validation together.
     assert set(calibrated_on["video_auc_by_epochs"]) == {"1"} and calibrated_on["epochs"] == 1
-    assert metadata["clip_score"] in ("sequence", "frame_mean") and metadata["fitted_on"] == "train+validation"
-    assert "validation" not in metadata  # Validation was trained on: no held-out figures claimed for it
+    assert info.clip_score in ("sequence", "frame_mean") and training.fitted_on == "train+validation"
+    assert info.validation is None  # Validation was trained on: no held-out figures claimed for it
     with (sequence_run / "out_of_fold.csv").open() as handle:
         oof = list(csv.DictReader(handle))
     assert len(oof) == 14 and {row["split"] for row in oof} == {"train", "validation"}
     assert set(oof[0]) == {"clip", "split", "label", "group", "fold", "sequence_1_epochs", "frame_mean"}
-    [row] = metadata["test_domains"]
+    [row] = info.test_domains
     assert row["domain"] == tiny_sequences.name and row["split"] == "test" and row["clips"] == 6
     assert {"roc_auc", "frame_roc_auc", "brier", "real_called_fake", "fakes_caught", "uncertain"} <= set(row)
     for name in ("history.csv", f"test_{tiny_sequences.name}_roc.png"):
@@ -145,7 +148,7 @@ def test_evaluate_reproduces_the_stored_row_beside_the_image_baseline(sequence_r
     printed = capsys.readouterr().out
     assert "| domain | model | clips | ROC-AUC | frame ROC-AUC |" in printed
     rows = json.loads((tmp_path / "domains_metrics.json").read_text())["domains"]
-    [stored] = read_metadata(sequence_run / "model.keras")["test_domains"]
+    [stored] = ModelInfo.read(sequence_run / "model.keras").test_domains
     video_row, baseline_row = rows
     assert video_row == pytest.approx(stored)
     assert baseline_row["model"].endswith("image_model.keras, mean per frame") and baseline_row["clips"] == 6
@@ -154,15 +157,15 @@ def test_evaluate_reproduces_the_stored_row_beside_the_image_baseline(sequence_r
 def test_calibrating_a_video_model_gives_it_an_uncertain_band(sequence_run, tiny_sequences, tmp_path):
     copy = tmp_path / "model.keras"
     copy.write_bytes((sequence_run / "model.keras").read_bytes())
-    Path(str(copy).removesuffix(".keras") + ".json").write_text(
-        json.dumps({**read_metadata(sequence_run / "model.keras"), "calibration": None, "real_below": None,
-                    "test_metrics": {"roc_auc": 0.5}}))  # as older trainers stored it, at one threshold
+    trained = ModelInfo.read(sequence_run / "model.keras")
+    write_metadata(copy, replace(trained, calibration=Calibration(), real_below=trained.fake_from,
+                                 test_metrics={"roc_auc": 0.5}))  # as older trainers stored it, at one threshold
     evaluate.main(["--model", str(copy), "--data", str(tiny_sequences), "--calibrate", "--store", "--baseline",
                    "none", "--out", str(tmp_path)])
-    metadata = read_metadata(copy)
-    assert metadata["calibration"] == read_metadata(sequence_run / "model.keras")["calibration"]
-    assert metadata["real_below"] <= metadata["threshold"]
-    assert "test_metrics" not in metadata and [row["clips"] for row in metadata["test_domains"]] == [6]
+    info = ModelInfo.read(copy)
+    assert info.calibration == trained.calibration
+    assert info.real_below <= info.fake_from
+    assert info.test_metrics is None and [row["clips"] for row in info.test_domains] == [6]
 
 
 def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequences, tmp_path):
@@ -170,15 +173,18 @@ def test_staged_recipe_frames_then_sequence_then_joint(tiny_faces, tiny_sequence
     video.main(["--stage", "frames", "--data", str(tiny_faces), "--out", str(frames_dir), "--epochs", "1",
                 "--batch-size", "8", "--steps-per-epoch", "2", "--image-size", str(SIZE), "--backbone-weights", "none",
                 "--no-test"])
-    assert read_metadata(frames_dir / "model.keras")["kind"] == "frames"
+    assert ModelInfo.read(frames_dir / "model.keras").kind == "frames"
     video.main(["--data", str(tiny_sequences), "--out", str(sequence_dir), "--epochs", "1", "--frames", "4",
                 "--backbone-weights", str(frames_dir / "model.keras"), "--lstm-units", "8", "--views", "1"])
-    assert read_metadata(sequence_dir / "model.keras")["frame_head"] == "trained"
+    sequence_info = ModelInfo.read(sequence_dir / "model.keras")
+    assert sequence_info.training.frame_head == "trained"
+    assert sequence_info.lineage[-1].start == str(frames_dir / "model.keras")
     video.main(["--stage", "joint", "--data", str(tiny_sequences), "--out", str(joint_dir), "--epochs", "1",
                 "--init", str(sequence_dir / "model.keras")])
-    model, metadata = load_model(joint_dir / "model.keras")
-    assert metadata["kind"] == "video" and metadata["init"].endswith("model.keras")
-    assert (joint_dir / "start.json").exists() and metadata["selected_epoch"] in (0, 1)  # the start competed
+    model, info = load_served_model(joint_dir / "model.keras")
+    assert info.kind == "video" and info.lineage[:-1] == sequence_info.lineage
+    assert info.lineage[-1].start == str(sequence_dir / "model.keras") and info.training.stage == "joint"
+    assert (joint_dir / "start.json").exists() and info.training.selected_epoch in (0, 1)  # the start competed
     out = model(np.zeros((1, 4, SIZE, SIZE, 3), np.float32), training=False)
     assert out["video"].shape == (1, 1) and out["frames"].shape == (1, 4, 1)
 
@@ -188,15 +194,16 @@ def test_frames_stage_trains_on_several_domains_with_self_blended_fakes(tiny_seq
                 str(tmp_path), "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "2", "--image-size",
                 str(SIZE), "--backbone-weights", "none", "--self-blend-share", "0.3", "--face-cache",
                 str(tmp_path / "cache")])
-    model, metadata = load_model(tmp_path / "model.keras")
+    model, info = load_served_model(tmp_path / "model.keras")
     assert model.input_shape == (None, SIZE, SIZE, 3)  # the 48-px images are resized
-    assert metadata["kind"] == "frames" and metadata["image_size"] == SIZE and metadata["self_blend_share"] == 0.3
+    assert info.kind == "frames" and info.image_size == SIZE and info.training.self_blend_share == 0.3
+    assert info.training.stage == "frames"
     # every face of the Train clips (6 per clip) and the images
-    assert metadata["counts"]["train"] == {tiny_sequences.name: {"real": 24, "fake": 24},
-                                           tiny_faces.name: {"real": 16, "fake": 16}}
-    assert [d["weight"] for d in metadata["data"]] == [1.0, 2.0]
-    assert 0.0 <= metadata["real_below"] <= metadata["threshold"] <= 1.0
-    assert [row["domain"] for row in metadata["test_domains"]] == [tiny_sequences.name, tiny_faces.name]
+    assert info.counts["train"] == {tiny_sequences.name: {"real": 24, "fake": 24},
+                                    tiny_faces.name: {"real": 16, "fake": 16}}
+    assert [d["weight"] for d in info.data] == [1.0, 2.0]
+    assert 0.0 <= info.real_below <= info.fake_from <= 1.0
+    assert [row["domain"] for row in info.test_domains] == [tiny_sequences.name, tiny_faces.name]
 
 
 def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, tiny_faces, tmp_path, capsys):
@@ -210,7 +217,7 @@ def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, 
                 "--epochs", "1", "--batch-size", "8", "--steps-per-epoch", "1", "--no-test",
                 "--backbone-weights", str(sequence_run / "model.keras"), "--face-cache", str(tmp_path / "c")])
     assert f"trained on {SIZE}-pixel faces; its weights carry over to 48-pixel faces" in capsys.readouterr().err
-    assert read_metadata(tmp_path / "model.keras")["image_size"] == 48
+    assert ModelInfo.read(tmp_path / "model.keras").image_size == 48
 
 
 @pytest.mark.parametrize("size", [None, 48])
@@ -225,7 +232,7 @@ def test_sequence_stage_on_an_image_models_backbone(tiny_sequences, tmp_path, si
                 "--frames", "4", "--encoder", str(image), "--lstm-units", "8", "--views", "0",
                 "--face-cache", str(tmp_path / "cache"), *(["--image-size", str(size)] if size else [])])
     model = VideoModel(tmp_path / "video" / "model.keras")
-    assert model.image_size == (size or SIZE) and model.info.metadata["frame_head"] == "trained"
+    assert model.image_size == (size or SIZE) and model.info.training.frame_head == "trained"
     assert model.runs_the_image_model(FaceScorer(image)) == (size is None)
 
 

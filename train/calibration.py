@@ -1,15 +1,17 @@
 """Calibration fitted on Validation: Platt scaling and the ``real`` / ``uncertain`` / ``fake`` thresholds of
-face models and of video models (clip and per-frame), with Brier and ECE before and after. The trainers call it at
-the end of training; ``train.evaluate --calibrate`` refits it on a saved model."""
+face models and of video models (clip and per-frame), with Brier and ECE before and after, into a model's record.
+The trainers call it at the end of training; ``train.evaluate --calibrate`` refits it on a saved model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import keras
 import numpy as np
 
 from model.calibration import Thresholds
+from model.store import ModelInfo
 from train.data import Labelled
 from train.metrics import (brier_score, choose_threshold, choose_thresholds, expected_calibration_error,
                            fit_calibration, verdict_shares)
@@ -30,13 +32,13 @@ def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: floa
     return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
 
 
-def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray,
-                    max_real_called_fake: float | None = None, unseen: np.ndarray | None = None) -> dict[str, Any]:
-    """Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` / ``uncertain`` / ``fake``
-    band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold ones), with Brier and ECE
-    before and after; ``max_real_called_fake`` raises the fake threshold until at most that share of the real
-    clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder never trained on,
-    whose real clips score higher than the others' out of fold) on their own too."""
+def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per_frame: np.ndarray,
+                    max_real_called_fake: float | None = None, unseen: np.ndarray | None = None) -> ModelInfo:
+    """``record`` with the Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` /
+    ``uncertain`` / ``fake`` band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold
+    ones), with Brier and ECE before and after; ``max_real_called_fake`` raises the fake threshold until at most
+    that share of the real clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder
+    never trained on, whose real clips score higher than the others' out of fold) on their own too."""
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
@@ -46,11 +48,11 @@ def calibrate_video(labels: list[int], video: np.ndarray, per_frame: np.ndarray,
         thresholds = for_people(thresholds, calibrated[labels == 0], max_real_called_fake)
         if unseen is not None:
             thresholds = for_people(thresholds, calibrated[(labels == 0) & unseen], max_real_called_fake)
-    return {"calibration": clip_calibration.to_json(), "threshold": thresholds.fake_from,
-            "real_below": thresholds.real_below, "frame_calibration": frame_calibration.to_json(),
-            "frame_threshold": choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
-            "validation_calibration": {"clips": len(labels),
-                                       **calibration_summary(labels, video, calibrated, thresholds)}}
+    return replace(record, calibration=clip_calibration, real_below=thresholds.real_below,
+                   fake_from=thresholds.fake_from, frame_calibration=frame_calibration,
+                   frame_threshold=choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
+                   validation_calibration={"clips": len(labels),
+                                           **calibration_summary(labels, video, calibrated, thresholds)})
 
 
 def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds: Thresholds
@@ -62,13 +64,14 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
             **verdict_shares(labels, calibrated, thresholds)}
 
 
-def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_size: int = 64,
-              people: dict[str, Labelled] | None = None, max_people_called_fake: float = 0.05) -> dict[str, Any]:
-    """Platt scaling and the two verdict thresholds fitted on Validation, with Brier and ECE before and after; with
-    ``people`` (per domain, the Validation real photos of people, a part of ``validation``) the fake threshold is
-    raised until each domain's are called fake at most ``max_people_called_fake`` of the time (``for_people``)."""
+def calibrate(record: ModelInfo, model: keras.Model, validation: Labelled, batch_size: int = 64,
+              people: dict[str, Labelled] | None = None, max_people_called_fake: float = 0.05) -> ModelInfo:
+    """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on
+    Validation, with Brier and ECE before and after; with ``people`` (per domain, the Validation real photos of
+    people, a part of ``validation``) the fake threshold is raised until each domain's are called fake at most
+    ``max_people_called_fake`` of the time (``for_people``)."""
     labels = np.asarray(validation.labels)
-    raw = predict_images(model, validation, image_size, batch_size)
+    raw = predict_images(model, validation, record.image_size, batch_size)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     thresholds = choose_thresholds(labels, calibrated)
@@ -83,7 +86,6 @@ def calibrate(model: keras.Model, validation: Labelled, image_size: int, batch_s
                  "people_called_fake": {name: {"faces": len(values),
                                                "share": float(np.mean(values >= thresholds.fake_from))}
                                         for name, values in scores.items()}}
-    return {"calibration": calibration.to_json(), "threshold": thresholds.fake_from,
-            "real_below": thresholds.real_below,
-            "validation_calibration": {"faces": len(labels), **extra,
-                                       **calibration_summary(labels, raw, calibrated, thresholds)}}
+    return replace(record, calibration=calibration, real_below=thresholds.real_below, fake_from=thresholds.fake_from,
+                   validation_calibration={"faces": len(labels), **extra,
+                                           **calibration_summary(labels, raw, calibrated, thresholds)})

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from model.store import ModelInfo, Stage
 from train.config import MIN_LR, REDUCE_LR_FACTOR, FitSettings, TrainingError
 from train.data import class_weights
 
@@ -109,6 +110,16 @@ def prepare_multi_worker(model: keras.Model, dataset: tf.data.Dataset) -> None:
 def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str:
     """The command as the user typed it, for the model's provenance."""
     return f"{parser.prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
+
+
+def lineage(started: ModelInfo | None, start: str, command: str, config: str | None = None) -> tuple[Stage, ...]:
+    """Every start of the model a run trains, first to last: the lineage of ``started`` (the record of the saved
+    model at ``start`` it starts from) and this run, or, from scratch, ``start`` (the weights it starts from:
+    ImageNet's package, random...) and this run; ``config``: the run's recipe file."""
+    if started is None:
+        return Stage("start", weights=start), Stage("this run", command=command, config=config)
+    earlier = started.lineage
+    return (*earlier, Stage(f"stage {len(earlier)}", start=start, command=command, config=config))
 
 
 def score_start(model: keras.Model, val_ds: tf.data.Dataset, validators: tuple[keras.callbacks.Callback, ...],

@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -34,12 +35,13 @@ import tensorflow as tf
 
 from sklearn import metrics
 
-from model.calibration import Calibration, Thresholds
+from model.calibration import Thresholds
 from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer
 from model.preprocessing import IMAGE_SIZE
 from model.tables import markdown_table
-from model.store import DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, ModelInfo, load_served_model, write_metadata
+from model.store import (DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, ModelInfo, ReliableInput, load_served_model,
+                         write_metadata)
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
@@ -118,16 +120,16 @@ def write_report(labels: list[int], scores: np.ndarray, thresholds: Thresholds, 
     return result
 
 
-def calibrated_scores(model: keras.Model, metadata: dict[str, Any], data: Labelled, image_size: int,
-                      batch_size: int = 64, degrade: str = "as given") -> np.ndarray:
-    """The model's calibrated fake probabilities for every file of ``data`` (optionally degraded first)."""
+def calibrated_scores(model: keras.Model, record: ModelInfo, data: Labelled, batch_size: int = 64,
+                      degrade: str = "as given") -> np.ndarray:
+    """The face model's calibrated fake probabilities for every file of ``data`` (optionally degraded first)."""
     if degrade == "as given":
-        raw = predict_images(model, data, image_size, batch_size)
+        raw = predict_images(model, data, record.image_size, batch_size)
     else:
-        dataset = decoded_images(data, image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
+        dataset = decoded_images(data, record.image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
                                                        num_parallel_calls=tf.data.AUTOTUNE)
         raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data))
-    return Calibration.from_metadata(metadata)(raw)
+    return record.calibration(raw)
 
 
 def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
@@ -139,15 +141,14 @@ def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) ->
             "brier": brier_score(labels_array, scores), **verdict_shares(labels_array, scores, thresholds)}
 
 
-def domain_table(model: keras.Model, metadata: dict[str, Any], parts: list[DomainSplit], out: Path, split: str,
+def domain_table(model: keras.Model, record: ModelInfo, parts: list[DomainSplit], out: Path, split: str,
                  batch_size: int = 64) -> list[dict[str, Any]]:
     """One row per domain (and per subset where a domain mixes crops and faces found in pictures), with ROC and
-    confusion figures per domain in ``out``."""
-    image_size = int(metadata.get("image_size", model.input_shape[1]))
-    thresholds = Thresholds.from_metadata(metadata)
+    confusion figures per domain in ``out``: the face model ``model`` judged by its ``record``."""
+    thresholds = record.thresholds
     rows = []
     for part in parts:
-        scores = calibrated_scores(model, metadata, part.data, image_size, batch_size)
+        scores = calibrated_scores(model, record, part.data, batch_size)
         name = part.domain.label
         write_report(part.data.labels, scores, thresholds, out, f"{split}_{name}", f"{name} — {split}")
         rows.append({"domain": name, "split": split, **domain_row(part.data.labels, scores, thresholds)})
@@ -159,17 +160,15 @@ def domain_table(model: keras.Model, metadata: dict[str, Any], parts: list[Domai
     return rows
 
 
-def robustness_table(model: keras.Model, metadata: dict[str, Any], data: Labelled, batch_size: int = 64
+def robustness_table(model: keras.Model, record: ModelInfo, data: Labelled, batch_size: int = 64
                      ) -> list[dict[str, Any]]:
     """The same faces as given and degraded: ROC-AUC, Brier and verdict shares under each condition."""
-    image_size = int(metadata.get("image_size", model.input_shape[1]))
-    thresholds = Thresholds.from_metadata(metadata)
-    return [{"condition": name, **domain_row(data.labels, calibrated_scores(model, metadata, data, image_size,
-                                                                             batch_size, name), thresholds)}
+    return [{"condition": name, **domain_row(data.labels, calibrated_scores(model, record, data, batch_size, name),
+                                             record.thresholds)}
             for name in ("as given", *DEGRADATIONS)]
 
 
-def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float = 0.05) -> dict[str, int]:
+def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float = 0.05) -> ReliableInput:
     """The smallest face side and lowest JPEG quality whose robustness rows keep ROC-AUC within ``tolerance`` of
     the faces as given: below them a verdict is flagged as weak evidence."""
     from PIL import Image
@@ -181,7 +180,7 @@ def reliable_input(rows: list[dict[str, Any]], data: Labelled, tolerance: float 
     sides = [side] + [side // factor for factor in (2, 4) if holds.get(f"downscaled to 1/{factor}")
                       and all(holds.get(f"downscaled to 1/{f}") for f in (2, 4) if f <= factor)]
     qualities = [100] + [q for q in (90, 70, 50) if all(holds.get(f"JPEG {k}") for k in (90, 70, 50) if k >= q)]
-    return {"min_face_px": int(min(sides)), "min_jpeg_quality": int(min(qualities))}
+    return ReliableInput(int(min(sides)), int(min(qualities)))
 
 
 def audit_tables(model_path: str | Path, model: keras.Model, domains: dict[str, Labelled]) -> dict[str, Any]:
@@ -250,20 +249,18 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
 
 
-def evaluate(args: argparse.Namespace) -> None:
+def evaluate(args: argparse.Namespace) -> ModelInfo:
     """``main`` once its flags are parsed: the domain tables of an image or a video model, calibrated and stored
-    when asked. Raises ``TrainingError`` (or ``FileNotFoundError``) with one sentence."""
+    when asked; returns the model's record as it is now. Raises ``TrainingError`` (or ``FileNotFoundError``) with
+    one sentence."""
     model, info = load_served_model(args.model)
-    metadata = info.metadata
     out = report_folder(args.model, args.out)
     if info.kind == "video":
-        evaluate_video(args, model, info, out)
-        return
-    image_size = info.image_size
+        return evaluate_video(args, model, info, out)
     tables = read_config_file(args.config, image_parser())[1] if args.config else ()
     domains = domains_from_args(args.data, None, tables)
     limits = {"validation": args.val_per_class, **({args.split: args.per_class} if args.per_class else {})}
-    cropper = FaceCropper(args.face_cache, info.recipe)
+    cropper = FaceCropper(args.face_cache, info.face_recipe)
     splits = load_domains(domains, cropper, seed=args.seed, splits=(args.split,), split_limits=limits)
     scored = {part.domain for part in splits.get(args.split, [])}
     # Validation is cut for calibrating, and for scoring the domains without the asked split.
@@ -274,11 +271,10 @@ def evaluate(args: argparse.Namespace) -> None:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
         per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
-        metadata.update(calibrate(model, pooled(per_domain), image_size, args.batch_size,
-                                  people_reals(splits["validation"], per_domain), args.max_people_called_fake))
-        write_metadata(args.model, metadata)
-        print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
-              f"{metadata['threshold']:.4f}", file=sys.stderr)
+        info = write_metadata(args.model, calibrate(info, model, pooled(per_domain), args.batch_size,
+                                                    people_reals(splits["validation"], per_domain),
+                                                    args.max_people_called_fake))
+        print_calibrated(info)
     parts = []
     for domain in domains:
         for split in (args.split, "validation"):
@@ -286,28 +282,29 @@ def evaluate(args: argparse.Namespace) -> None:
             if part is not None:
                 parts.append((split, part))
                 break
-    rows = [row for split, part in parts for row in domain_table(model, metadata, [part], out, split,
-                                                                  args.batch_size)]
+    rows = [row for split, part in parts for row in domain_table(model, info, [part], out, split, args.batch_size)]
     result: dict[str, Any] = {"domains": rows}
     print(markdown_table(rows, "domain"))
     if args.audit:
         result.update(audit_tables(args.model, model, {part.domain.label: part.data for _, part in parts}))
     if args.robustness and parts:
         result["robustness"] = {"domain": parts[0][1].domain.label, "split": parts[0][0],
-                                "rows": robustness_table(model, metadata, parts[0][1].data, args.batch_size)}
+                                "rows": robustness_table(model, info, parts[0][1].data, args.batch_size)}
         print("\n" + markdown_table(result["robustness"]["rows"], "condition"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "domains_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.store:
-        metadata["test_domains"] = rows
-        for key in ("shortcut_audit", "invariance"):
-            if key in result:
-                metadata[key] = result[key]
+        measured = {key: result[key] for key in ("shortcut_audit", "invariance", "robustness") if key in result}
         if "robustness" in result:
-            metadata["robustness"] = result["robustness"]
-            metadata["reliable_input"] = reliable_input(result["robustness"]["rows"], parts[0][1].data)
-        write_metadata(args.model, metadata)
+            measured["reliable_input"] = reliable_input(result["robustness"]["rows"], parts[0][1].data)
+        info = write_metadata(args.model, replace(info, test_domains=rows, **measured))
     print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
+    return info
+
+
+def print_calibrated(info: ModelInfo) -> None:
+    print(f"calibrated on Validation: real below {info.real_below:.4f}, fake from {info.fake_from:.4f}",
+          file=sys.stderr)
 
 
 def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled]]:
@@ -325,37 +322,34 @@ def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled
     return found
 
 
-def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo, out: Path) -> None:
+def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo, out: Path) -> ModelInfo:
     """The video branch of ``evaluate``: calibrate on the first folder's Validation clips if asked, then one row
-    per folder for the video model and the image-model baseline."""
-    metadata, frames, image_size = info.metadata, info.frames, info.image_size
+    per folder for the video model and the image-model baseline; returns the record as it is now."""
+    frames, image_size = info.frames, info.image_size
     read_size = max(image_size, IMAGE_SIZE)  # one extraction serves both models; each resizes to its own size
     domains = video_domains(args.data, args.split)
     if args.calibrate:
         validation = load_splits(args.data[0], extensions=VIDEO_EXTENSIONS | SEQUENCE_EXTENSIONS)
         if "validation" not in validation:
             raise TrainingError(f"calibrating needs a Validation/ folder in {args.data[0]}")
-        clips = read_clips(validation["validation"], frames, read_size, info.recipe).resized(image_size)
-        metadata.update(calibrate_video(clips.labels, *predict_videos(model, clips, frames)))
-        write_metadata(args.model, metadata)
-        print(f"calibrated on Validation: real below {metadata['real_below']:.4f}, fake from "
-              f"{metadata['threshold']:.4f}", file=sys.stderr)
+        clips = read_clips(validation["validation"], frames, read_size, info.face_recipe).resized(image_size)
+        info = write_metadata(args.model, calibrate_video(info, clips.labels, *predict_videos(model, clips, frames)))
+        print_calibrated(info)
     if args.baseline != "none" and not Path(args.baseline).is_file():
         raise TrainingError(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model, network=model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
     rows = [row for name, split, data in domains
-            for row in video_domain_rows(video_model, read_clips(data, frames, read_size, info.recipe), name,
+            for row in video_domain_rows(video_model, read_clips(data, frames, read_size, info.face_recipe), name,
                                          split, out, baseline)]
     print(markdown_table(rows, "domain"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "domains_metrics.json").write_text(json.dumps({"domains": rows}, indent=2) + "\n")
-    if args.store:
-        metadata["test_domains"] = rows
-        for stale in ("test_metrics", "test_frame_metrics"):  # one-threshold metrics of older trainers
-            metadata.pop(stale, None)
-        write_metadata(args.model, metadata)
+    if args.store:  # replacing the one-threshold metrics of older trainers
+        info = write_metadata(args.model, replace(info, test_domains=rows, test_metrics=None,
+                                                  test_frame_metrics=None))
     print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
+    return info
 
 
 if __name__ == "__main__":

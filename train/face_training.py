@@ -9,6 +9,7 @@ Sources -> sampling -> augmentation -> batches live in ``train.data``; which fol
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Callable
 
 import keras
@@ -18,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.backbones import BACKBONES, set_backbone_trainable
 from model.face_recipe import FACE_RECIPE
-from model.store import save_model
+from model.store import ModelInfo, Training, save_model
 from train.calibration import calibrate
 from train.common import add_view_consistency, compile_binary, fit, make_strategy
 from train.config import FaceTrainConfig, TrainingError
@@ -83,10 +84,11 @@ def training_sources(parts: list[DomainSplit]) -> dict[str, tuple[Labelled, floa
 
 
 def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], image_size: int,
-                     metadata: dict[str, Any], start_is_candidate: bool = False) -> dict[str, Any]:
+                     record: ModelInfo, start_is_candidate: bool = False) -> ModelInfo:
     """Train the model ``build`` makes on the domains of ``--data``/``--data-spec``: balanced, augmented batches
     with self-blended fakes, the best Validation checkpoint, then calibration and thresholds on Validation and
-    the per-domain Test table; saves ``model.keras`` in the run folder with ``metadata`` and what training adds.
+    the per-domain Test table; saves ``model.keras`` in the run folder with ``record`` and what training adds, and
+    returns that record.
     ``start_is_candidate``: ``build`` gives trained weights, kept unless an epoch beats them on Validation.
     Raises ``TrainingError`` when the domains cannot be read."""
     strategy = make_strategy(config.strategy)  # before any TensorFlow op (face cutting runs some): collectives need it
@@ -135,25 +137,20 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
                          monitor=SELECTION[config.select_on] if several else "val_auc", validators=validators,
                          start_is_candidate=start_is_candidate)
 
-    metadata = {
-        **metadata, "image_size": image_size,
-        "data": [{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains],
-        "self_blend_share": config.self_blend_share, "view_consistency": config.view_consistency,
-        "steps_per_epoch": steps, "batch_size": batch,
-        "face_recipe": FACE_RECIPE.to_json(), "shortcut_audit": audit,
-        "optimizer": {"lr": config.lr, "lr_schedule": config.lr_schedule, "weight_decay": config.weight_decay,
-                      "warmup_steps": config.warmup_steps, "batch_norm": config.batch_norm},
-        "command": config.command,
-        "counts": {name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()},
-        **summary,
-    }
-    people = people_reals(splits["validation"], per_domain)
-    metadata.update(calibrate(model, validation, image_size, people=people,
-                              max_people_called_fake=config.max_people_called_fake))
+    training = replace(record.training or Training(), **summary, self_blend_share=config.self_blend_share,
+                       view_consistency=config.view_consistency, steps_per_epoch=steps, batch_size=batch,
+                       optimizer={"lr": config.lr, "lr_schedule": config.lr_schedule,
+                                  "weight_decay": config.weight_decay, "warmup_steps": config.warmup_steps,
+                                  "batch_norm": config.batch_norm})
+    record = replace(
+        record, image_size=image_size, face_recipe=FACE_RECIPE, shortcut_audit=audit, command=config.command,
+        data=[{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains], training=training,
+        counts={name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()})
+    record = calibrate(record, model, validation, people=people_reals(splits["validation"], per_domain),
+                       max_people_called_fake=config.max_people_called_fake)
     if config.test and "test" in splits:
-        metadata["test_domains"] = domain_table(model, metadata, splits["test"], out, "test")
-    save_model(model, out / "model.keras", metadata)
-    return metadata
+        record = replace(record, test_domains=domain_table(model, record, splits["test"], out, "test"))
+    return save_model(model, out / "model.keras", record)
 
 
 def set_trainable(model: keras.Model, batch_norm: bool) -> None:

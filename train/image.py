@@ -27,7 +27,7 @@ import tensorflow as tf
 from model.architectures import build_image_model
 from model.backbones import BACKBONES
 from model.store import ModelInfo, load_served_model
-from train.common import command_line
+from train.common import command_line, lineage
 from train.config import FaceTrainConfig, TrainingError, parse_with_config
 from train.face_training import train_face_model
 from train.flags import image_parser
@@ -63,21 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     return image_parser(__doc__)
 
 
-def lineage(config: ImageConfig, started: ModelInfo | None) -> list[dict]:
-    """Every start of the model this run trains, first to last: the start's own lineage (or what its metadata
-    says of its start) and this run."""
-    if started is None:
-        first = BACKBONES[config.architecture].imagenet if config.pretrained else "random weights"
-        return [{"stage": "start", "weights": first}, {"stage": "this run", "command": config.command}]
-    earlier = started.metadata.get("lineage") or [{"stage": "start", "weights": started.metadata.get(
-        "initial_weights", "unknown")}, {"stage": "earlier run", "command": started.metadata.get("command", "")}]
-    return [*earlier, {"stage": f"stage {len(earlier)}", "start": config.init_from, "command": config.command,
-                       **({"config": config.config_file} if config.config_file else {})}]
-
-
-def train(config: ImageConfig, start: keras.Model | None = None, started: ModelInfo | None = None) -> dict:
+def train(config: ImageConfig, start: keras.Model | None = None, started: ModelInfo | None = None) -> ModelInfo:
     """Train the image model ``config`` describes (from ``start``'s weights when given, ``started`` its saved
-    record); returns its metadata."""
+    record); returns its record."""
     def build() -> keras.Model:
         if config.pretrained:
             return pretrained_face_model(config.architecture, config.image_size)
@@ -86,12 +74,12 @@ def train(config: ImageConfig, start: keras.Model | None = None, started: ModelI
             model.set_weights(start.get_weights())
         return model
 
-    initial = ("weights of " + config.init_from if start is not None
-               else BACKBONES[config.architecture].imagenet if config.pretrained else "random")
-    return train_face_model(config, build, config.image_size,
-                            {"kind": "image", "architecture": config.architecture, "initial_weights": initial,
-                             "lineage": lineage(config, started),
-                             **({"recipe_file": Path(config.config_file).read_text()} if config.config_file else {})},
+    first = BACKBONES[config.architecture].imagenet if config.pretrained else "random weights"
+    record = ModelInfo(kind="image", architecture=config.architecture,
+                       lineage=lineage(started, config.init_from if started else first, config.command,
+                                       config.config_file),
+                       recipe_file=Path(config.config_file).read_text() if config.config_file else None)
+    return train_face_model(config, build, config.image_size, record,
                             start_is_candidate=start is not None and config.start_competes)
 
 
@@ -108,10 +96,10 @@ def main(argv: list[str] | None = None) -> None:
             args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv),
             **({"architecture": started.architecture, "image_size": started.image_size} if started else {}))
         config.out.mkdir(parents=True, exist_ok=True)
-        metadata = train(config, start, started)
+        record = train(config, start, started)
     except (FileNotFoundError, TrainingError, ImagenetWeightsError) as error:
         flags.error(str(error))
-    print(json.dumps({"model": str(config.out / "model.keras"), **metadata}, indent=2))
+    print(json.dumps({"model": str(record.path), **record.to_json()}, indent=2))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def fit_calibration(labels: np.ndarray, probabilities: np.ndarray, strength: flo
     if len(np.unique(labels)) < 2:
         return Calibration()
     regression = LogisticRegression(C=strength, max_iter=1000).fit(logit(probabilities).reshape(-1, 1), labels)
-    return Calibration(float(regression.coef_[0, 0]), float(regression.intercept_[0]))
+    return Calibration(round(float(regression.coef_[0, 0]), 6), round(float(regression.intercept_[0]), 6))
 
 
 def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:

@@ -30,7 +30,7 @@ import csv
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,12 @@ from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZ
                                  assemble_video_model, build_frame_model, build_sequence_head,
                                  frame_model_at, frame_model_from_face_model, is_face_model)
 from model.backbones import BACKBONES
-from model.calibration import Calibration
 from model.face_recipe import FACE_RECIPE
-from model.store import load_model, read_metadata, save_model, write_metadata
+from model.store import ModelInfo, Stage, Training, load_network, load_served_model, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from train.calibration import calibrate_video
-from train.common import command_line, compile_binary, fit, make_strategy
+from train.common import command_line, compile_binary, fit, lineage, make_strategy
 from train.config import FaceTrainConfig, TrainingError
 from train.data import class_weights, holds_files, load_splits
 from train.evaluate import video_domain_rows
@@ -142,17 +141,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def provenance(config: VideoConfig, splits: dict, summary: dict[str, Any]) -> dict[str, Any]:
-    return {"data": config.data[0], "command": config.command, "stage": config.stage,
-            "counts": {name: split.counts() for name, split in splits.items()}, **summary}
+def saved_start(choice: str) -> ModelInfo | None:
+    """The record of the saved frame, video or image model an encoder choice names (None for ImageNet, none or a
+    weights file)."""
+    return ModelInfo.read(choice) if choice.endswith(".keras") and Path(choice).is_file() else None
 
 
-def train_frames(config: VideoConfig) -> dict[str, Any]:
+def encoder_lineage(config: VideoConfig, started: ModelInfo | None) -> tuple[Stage, ...]:
+    """The lineage of a model whose encoder ``config.backbone_weights`` names (``started``: its saved record)."""
+    source = config.backbone_weights
+    first = BACKBONES[source].imagenet if source in BACKBONES else source
+    return lineage(started, source if started else first, config.command, config.config_file)
+
+
+def video_record(config: VideoConfig, encoder: str, image_size: int, frames: int, stages: tuple[Stage, ...],
+                 frame_head: str, augmented_views: int | None = None) -> ModelInfo:
+    """The record a video stage starts: the model's shape and recipe, its lineage and this stage's settings."""
+    return ModelInfo(kind="video", architecture=f"{encoder}_bilstm", frames=frames, image_size=image_size,
+                     face_recipe=FACE_RECIPE, lineage=stages,
+                     training=Training(stage=config.stage, lstm_units=config.lstm_units, frame_head=frame_head,
+                                       augmented_views=augmented_views))
+
+
+def train_frames(config: VideoConfig) -> ModelInfo:
     """Stage 1: the frame model (encoder + per-frame head) trained like the image model: face crops of every
     domain (image folders and face caches), balanced, quality-augmented, with self-blended fakes, calibrated."""
     source = config.backbone_weights
-    saved = _saved(source)
-    image_size = config.image_size or saved.get("image_size") or VIDEO_IMAGE_SIZE
+    started = saved_start(source)
+    image_size = config.image_size or (started and started.image_size) or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
         model = _frame_model_from(source, image_size, config.fallback, config.dropout)[0]
@@ -161,15 +177,11 @@ def train_frames(config: VideoConfig) -> dict[str, Any]:
                   f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
         return frame_model_at(model, image_size, config.dropout)
 
-    encoder = saved.get("architecture", source if source in BACKBONES else "efficientnet_b0").removesuffix("_bilstm")
-    return train_face_model(config, build, image_size,
-                            {"kind": "frames", "architecture": encoder, "backbone_weights": source, "stage": "frames"},
-                            start_is_candidate=saved.get("kind") in ("frames", "video"))
-
-
-def _saved(choice: str) -> dict[str, Any]:
-    """The metadata of a saved frame or video model (empty for imagenet, none or a weights file)."""
-    return read_metadata(choice) if choice.endswith(".keras") and Path(choice).is_file() else {}
+    encoder = started.architecture if started else source if source in BACKBONES else "efficientnet_b0"
+    record = ModelInfo(kind="frames", architecture=encoder.removesuffix("_bilstm"),
+                       lineage=encoder_lineage(config, started), training=Training(stage="frames"))
+    return train_face_model(config, build, image_size, record,
+                            start_is_candidate=started is not None and started.kind in ("frames", "video"))
 
 
 def _load_sequence_splits(config: VideoConfig) -> dict:
@@ -191,7 +203,7 @@ def _frame_model_from(choice: str, image_size: int, fallback: str | None, dropou
     if choice in BACKBONES and BACKBONES[choice].imagenet_package is not None:
         return frame_model_from_face_model(pretrained_face_model(choice, image_size), dropout), False
     if choice.endswith(".keras") and Path(choice).is_file():
-        source, _ = load_model(choice)
+        source = load_network(choice)
         if is_face_model(source):
             return frame_model_from_face_model(source, dropout), True
         names = {layer.name for layer in source.layers}
@@ -211,7 +223,7 @@ def _auc(labels, scores) -> float | None:
     return binary_metrics(np.asarray(labels), np.asarray(scores), 0.5)["roc_auc"]
 
 
-def train_sequence(config: VideoConfig) -> dict[str, Any]:
+def train_sequence(config: VideoConfig) -> ModelInfo:
     """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences (plain and ``--views`` augmented
     embeddings of every Train clip), then one assembled, calibrated video model."""
     splits = _load_sequence_splits(config)
@@ -224,6 +236,9 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
     image_size = int(encoder.input_shape[1])
     clips = {name: c.resized(image_size) for name, c in clips.items()}
+    record = video_record(config, encoder.name, image_size, config.frames,
+                          encoder_lineage(config, saved_start(config.backbone_weights)),
+                          "trained" if head_trained else "refit", config.views)
 
     started = time.time()
     features, augmented = cached_embeddings(encoder, clips, config.views, config.seed, config.face_cache)
@@ -240,11 +255,10 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
 
     frame_head = frame_model.get_layer("frame_head")
     if config.folds:  # epochs, clip score, calibration and band from out-of-fold scores; then one head on all
-        calibration = out_of_fold_calibration(config, features, views, clips, frame_head)
+        record = out_of_fold_calibration(config, features, views, clips, frame_head, record)
         head, summary = _fit_on_train_and_validation(config, features, views, clips,
-                                                     calibration["validation_calibration"]["epochs"])
+                                                     record.validation_calibration["epochs"])
     else:  # the Validation clips select the epoch and fit the calibration
-        calibration = None
         with make_strategy(config.strategy).scope():
             head = build_sequence_head(config.frames, features["train"][0].shape[1], config.lstm_units,
                                        config.dropout)
@@ -257,9 +271,7 @@ def train_sequence(config: VideoConfig) -> dict[str, Any]:
         head, summary = fit(head, train_batches, val_batches, train.labels, config.fit_settings, config.out)
     summary["wall_time_s"] = round(time.time() - started, 1)
     model = assemble_video_model(frame_model, head, config.frames)
-    return finish_video_model(config, model, splits, clips, summary, image_size, config.frames,
-                              calibration=calibration, backbone=config.backbone_weights,
-                              frame_head="trained" if head_trained else "refit", augmented_views=config.views)
+    return finish_video_model(config, model, record, splits, clips, summary)
 
 
 def _pooled(features: dict[str, list[np.ndarray]], views: list[list[np.ndarray]], clips: dict
@@ -293,14 +305,14 @@ def _fit_on_train_and_validation(config: VideoConfig, features: dict[str, list[n
 
 
 def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.ndarray]],
-                            views: list[list[np.ndarray]], clips: dict, frame_head: keras.layers.Layer
-                            ) -> dict[str, Any]:
+                            views: list[list[np.ndarray]], clips: dict, frame_head: keras.layers.Layer,
+                            record: ModelInfo) -> ModelInfo:
     """Out-of-fold scores of the Train and Validation clips (``train.folds``): the sequence head refit per fold on
     the other folds' clips, each clip scored by the head that never saw its group of people, after each of
     ``OOF_EPOCHS`` epochs (those within ``--epochs``). They choose the epoch count (the best Brier score of the
     Validation clips, below), then the clip score (the BiLSTM's, or the mean of the per-frame outputs where that
     ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
-    called fake). Every clip's scores go to ``out_of_fold.csv``."""
+    called fake), into ``record``. Every clip's scores go to ``out_of_fold.csv``."""
     items, serving, labels, names, pooled_views = _pooled(features, views, clips)
     candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
     groups = person_groups(names)
@@ -340,16 +352,16 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     video = by_epochs[:, candidates.index(best)]
     frame_mean_auc = _auc(labels, frame_mean)
     clip_score = "frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence"
-    calibration = calibrate_video(labels.tolist(), video if clip_score == "sequence" else frame_mean, per_frame,
-                                  MAX_REAL_CALLED_FAKE, unseen=unseen)
+    calibrated = calibrate_video(record, labels.tolist(), video if clip_score == "sequence" else frame_mean,
+                                 per_frame, MAX_REAL_CALLED_FAKE, unseen=unseen)
     measured = {"folds": int(folds.max()) + 1, "groups": len(np.unique(groups)), "epochs": best,
                 "video_auc_by_epochs": {str(epochs): auc for epochs, auc in epoch_aucs.items()},
                 "validation_clips_brier_by_epochs": {str(epochs): b for epochs, b in unseen_briers.items()},
                 "video_auc": epoch_aucs[best], "frame_mean_video_auc": frame_mean_auc}
-    calibration["validation_calibration"].update(
-        source="out of fold", **measured, seconds=round(time.time() - started, 1),
-        frame_mean_brier=brier_score(labels, Calibration.from_metadata(calibration, "frame_calibration")(frame_mean)))
-    calibration["clip_score"] = clip_score
+    calibrated = replace(calibrated, clip_score=clip_score, validation_calibration={
+        **calibrated.validation_calibration, "source": "out of fold", **measured,
+        "seconds": round(time.time() - started, 1),
+        "frame_mean_brier": brier_score(labels, calibrated.frame_calibration(frame_mean))})
     with (config.out / "out_of_fold.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["clip", "split", "label", "group", "fold", *(f"sequence_{e}_epochs" for e in candidates),
@@ -360,16 +372,16 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
           + ", ".join(f"{epochs}: {auc:.3f} ({unseen_briers[epochs]:.3f})" for epochs, auc in epoch_aucs.items())
           + f"; per-frame mean {frame_mean_auc:.3f}; the verdict calibrates the {clip_score.replace('_', ' ')} "
           f"after {best} epochs", file=sys.stderr)
-    return calibration
+    return calibrated
 
 
-def train_joint(config: VideoConfig) -> dict[str, Any]:
+def train_joint(config: VideoConfig) -> ModelInfo:
     """Stage 3: fine-tune a whole video model (encoder included, BatchNorm statistics frozen) on sequences."""
     splits = _load_sequence_splits(config)
     clips = {name: load_clips(split) for name, split in splits.items()}
     strategy = make_strategy(config.strategy)
     with strategy.scope():
-        model, init_metadata = load_model(config.init)
+        model, started = load_served_model(config.init)
         image_size = int(model.input_shape[2])
         clips = {name: c.resized(image_size) for name, c in clips.items()}
         for layer in model.get_layer("encoder").layer.layers:
@@ -388,35 +400,35 @@ def train_joint(config: VideoConfig) -> dict[str, Any]:
     for layer in best.layers:
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
-    return finish_video_model(config, model, splits, clips, summary, image_size, frames,
-                              backbone=init_metadata.get("backbone_weights", "?"), frame_head="trained",
-                              init=str(config.init))
+    record = video_record(config, model.get_layer("encoder").layer.name, image_size, frames,
+                          lineage(started, config.init, config.command, config.config_file), "trained")
+    return finish_video_model(config, model, record, splits, clips, summary)
 
 
-def finish_video_model(config: VideoConfig, model: keras.Model, splits: dict, clips: dict, summary: dict[str, Any],
-                       image_size: int, frames: int, calibration: dict[str, Any] | None = None, **extra
-                       ) -> dict[str, Any]:
-    """Calibration and thresholds (``calibration``, else fitted on Validation), Validation measurements, the Test
-    row, and the saved model with its metadata."""
-    val = clips["validation"]
+def finish_video_model(config: VideoConfig, model: keras.Model, record: ModelInfo, splits: dict, clips: dict,
+                       summary: dict[str, Any]) -> ModelInfo:
+    """``record`` completed: calibration and thresholds (fitted on Validation unless it has them), Validation
+    measurements, provenance, the saved model and its Test rows."""
+    val, frames = clips["validation"], record.frames
     held_out = summary.get("fitted_on") != "train+validation"  # else the folds measured it, not Validation
-    video, per_frame = predict_videos(model, val, frames) if held_out or calibration is None else (None, None)
-    encoder = model.get_layer("encoder").layer.name
-    metadata: dict[str, Any] = {"kind": "video", "architecture": f"{encoder}_bilstm", "frames": frames,
-                                "face_recipe": FACE_RECIPE.to_json(),
-                                "image_size": image_size, "lstm_units": config.lstm_units, **extra,
-                                **(calibration or calibrate_video(val.labels, video, per_frame)),
-                                **provenance(config, splits, summary)}
+    calibrated = record.validation_calibration is not None
+    video, per_frame = predict_videos(model, val, frames) if held_out or not calibrated else (None, None)
+    if not calibrated:
+        record = calibrate_video(record, val.labels, video, per_frame)
+    record = replace(record, clip_score=record.clip_score or "sequence", data=config.data[0], command=config.command,
+                     counts={name: split.counts() for name, split in splits.items()},
+                     training=replace(record.training, **summary))
     if held_out:
-        metadata["validation"] = {"video_auc": _auc(val.labels, video),
-                                  "frame_auc": _auc(np.repeat(val.labels, frames), per_frame.reshape(-1)),
-                                  "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))}
-    path = save_model(model, config.out / "model.keras", metadata)
+        record = replace(record, validation={
+            "video_auc": _auc(val.labels, video), "frame_auc": _auc(np.repeat(val.labels, frames),
+                                                                    per_frame.reshape(-1)),
+            "frame_mean_video_auc": _auc(val.labels, per_frame.mean(axis=1))})
+    record = save_model(model, config.out / "model.keras", record)
     if "test" in clips:
-        metadata["test_domains"] = video_domain_rows(VideoModel(path, model), clips["test"], Path(config.data[0]).name,
-                                                     "test", config.out)
-        write_metadata(path, metadata)
-    return metadata
+        rows = video_domain_rows(VideoModel(record.path, model), clips["test"], Path(config.data[0]).name, "test",
+                                 config.out)
+        record = write_metadata(record.path, replace(record, test_domains=rows))
+    return record
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -430,10 +442,10 @@ def main(argv: list[str] | None = None) -> None:
                                             out=Path(args.out or f"runs/video-{args.stage}"),
                                             command=command_line(parser, argv))
         config.out.mkdir(parents=True, exist_ok=True)
-        metadata = stage(config)
+        record = stage(config)
     except (FileNotFoundError, TrainingError, BackboneWeightsError, ImagenetWeightsError) as error:
         parser.error(str(error))
-    print(json.dumps({"model": str(config.out / "model.keras"), **metadata}, indent=2))
+    print(json.dumps({"model": str(record.path), **record.to_json()}, indent=2))
 
 
 if __name__ == "__main__":

@@ -38,48 +38,40 @@ def _metric_rows(metrics: dict[str, Any]) -> list[str]:
 
 
 def model_section(title: str, info: ModelInfo | None) -> str:
-    """Markdown for one model: what it is, what it was trained on and its test metrics from its metadata."""
+    """Markdown for one model: what it is, what it was trained on and its test metrics from its record."""
     if info is None:
         return f"### {title}\n\nNot installed in this app."
-    metadata = info.metadata
     lines = [f"### {title}", f"`{info.name}`"]
     facts = [f"* Architecture: **{info.architecture}**"]
     if info.image_size:
         facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops")
-    if "threshold" in metadata:
-        thresholds = info.thresholds
-        if thresholds.real_below < thresholds.fake_from:
-            facts.append(f"* Verdicts on the calibrated probability: real below {thresholds.real_below:.3f}, fake at "
-                         f"{thresholds.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
-        else:
-            facts.append(f"* Decision threshold: fake at probability ≥ {thresholds.fake_from:.3f} "
-                         "(chosen on the validation split)")
-    data = metadata.get("data")
+    if info.real_below < info.fake_from:
+        facts.append(f"* Verdicts on the calibrated probability: real below {info.real_below:.3f}, fake at "
+                     f"{info.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
+    else:
+        facts.append(f"* Decision threshold: fake at probability ≥ {info.fake_from:.3f} "
+                     "(chosen on the validation split)")
+    data = info.data
     if isinstance(data, list) and data:
         facts.append("* Trained on: " + ", ".join(f"`{d.get('name')}` (weight {d.get('weight', 1):g})" for d in data))
     elif data:
-        facts.append(f"* Trained on: `{Path(str(data)).name}`")
-    counts = metadata.get("counts")
-    if isinstance(counts, dict) and counts and not isinstance(data, list):
+        facts.append(f"* Trained on: `{Path(data).name}`")
+    if info.counts and not isinstance(data, list):
         facts.append(("* Clips" if info.kind == "video" else "* Images") + " per split: " + "; ".join(
             f"{split} " + (", ".join(f"{n} {label}" for label, n in value.items()) if isinstance(value, dict)
-                           else str(value)) for split, value in counts.items()))
+                           else str(value)) for split, value in info.counts.items()))
     lines.append("\n".join(facts))
-    domains = metadata.get("test_domains")
-    metrics = metadata.get("test_metrics")
-    if isinstance(domains, list) and domains:
+    if info.test_domains:
         lines.append("Per domain (held-out test split, or validation where a domain has no test split; shares at the "
-                     "verdict thresholds above):\n\n" + markdown_table(domains, "domain"))
+                     "verdict thresholds above):\n\n" + markdown_table(info.test_domains, "domain"))
         lines += [f"*{name}*: trivial features alone (file size, picture size, JPEG quality, face position…) "
                   f"tell its real pictures from its fakes (shortcut audit ROC-AUC {audit.get('roc_auc', 1.0):.3f}), "
                   "so its ROC-AUC says little about seeing manipulation."
-                  for name, audit in (metadata.get("shortcut_audit") or {}).items()
+                  for name, audit in (info.shortcut_audit or {}).items()
                   if isinstance(audit, dict) and audit.get("flagged")]
-    elif isinstance(metrics, dict):
-        rows = _metric_rows(metrics)
-        if rows:
-            lines.append("Test metrics (held-out test split, at the threshold above):\n\n| metric | value |\n"
-                         "|---|---|\n" + "\n".join(rows))
+    elif info.test_metrics and (rows := _metric_rows(info.test_metrics)):
+        lines.append("Test metrics (held-out test split, at the threshold above):\n\n| metric | value |\n"
+                     "|---|---|\n" + "\n".join(rows))
     else:
         lines.append("No test metrics were stored with this model.")
     return "\n\n".join(lines)
