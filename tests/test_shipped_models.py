@@ -9,7 +9,7 @@ import re
 import pytest
 
 from model.tables import markdown_table
-from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, read_metadata
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo, read_metadata
 from tests.test_scan import run_scan
 from tests.test_video_detector import face_frames
 from tests.test_video_io import write_clip
@@ -19,21 +19,19 @@ SPACE_LIMIT_MB = 30
 
 @pytest.mark.parametrize("path", [DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL], ids=["image", "video"])
 def test_card_quotes_the_stored_thresholds_and_test_auc(path):
-    metadata = read_metadata(path)
+    record = ModelInfo.read(path)
     card = (path.parent / f"{path.stem.split('_')[0].upper()}_MODEL_CARD.md").read_text()
     assert path.stat().st_size < SPACE_LIMIT_MB * 2**20
-    assert f"{metadata['threshold']:.4f}" in card  # the thresholds the app applies
-    if "real_below" in metadata:
-        assert f"{metadata['real_below']:.4f}" in card
-    if "test_domains" in metadata and metadata.get("kind") == "video":  # the stored table, row for row
-        for line in markdown_table(metadata["test_domains"], "domain").splitlines()[2:]:
+    assert f"{record.fake_from:.4f}" in card and f"{record.real_below:.4f}" in card  # the thresholds the app applies
+    assert record.to_json() == read_metadata(path)  # stored as the record writes it: no older keys left
+    assert record.lineage[0].stage == "ImageNet"  # the whole lineage, from the first weights
+    if record.kind == "video":  # the stored table, row for row
+        for line in markdown_table(record.test_domains, "domain").splitlines()[2:]:
             assert line in card, line
-    elif "test_domains" in metadata:  # one row per domain (a subset of one class has no ROC-AUC: "—")
-        for row in metadata["test_domains"]:
+    else:  # one row per domain (a subset of one class has no ROC-AUC: "—")
+        for row in record.test_domains:
             auc = "—" if row["roc_auc"] is None else f"{row['roc_auc']:.3f}"
             assert re.search(rf"\| {re.escape(row['domain'])}[^|\n]* \| {row['faces']} \| {auc} \|", card), row
-    else:
-        assert re.search(rf"ROC-AUC[^|\n]*\|[^\n]*{metadata['test_metrics']['roc_auc']:.3f}", card)
     assert "research" in card.lower()  # the data's licence
 
 
@@ -42,10 +40,10 @@ def test_plain_scan_of_a_clip_uses_the_shipped_video_model(tmp_path, astronaut):
     result = run_scan(str(clip))
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads(result.stdout)
-    metadata = read_metadata(DEFAULT_VIDEO_MODEL)
+    shipped = ModelInfo.read(DEFAULT_VIDEO_MODEL)
     assert record["verdict"] in ("real", "uncertain", "fake") and record["video_model"] == "video"
     assert record["model"].endswith("@video_model.keras")
-    assert record["threshold"] == pytest.approx(metadata["threshold"], abs=1e-4)
+    assert record["threshold"] == pytest.approx(shipped.fake_from, abs=1e-4)
     assert len(record["frames"]) == 20 and record["frames_with_face"] >= 18
     assert all(0.0 <= row["fake_probability"] <= 1.0 for row in record["frames"] if row["box"] is not None)
     assert set(record["scores"]) == {"video", "image"}
