@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from model.architectures import frame_model_at
-from model.faces import FaceDetector
-from model.face_path import cap, cut
+from model.face_path import FaceCutter
 from model.preprocessing import resize_faces
 from model.store import load_model, read_metadata
 from model.video import spread
@@ -78,8 +77,9 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
-    box = FaceDetector().detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
-    expected = resize_faces(cap(cut(rgb, box)), SIZE).numpy().astype(np.uint8)
+    cutter = FaceCutter(FACE_RECIPE)
+    box = cutter.detector.detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
+    expected = resize_faces(cutter.cap(cutter.cut(rgb, box)), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 
     assert extract_faces.main(args) == 0  # resumes: nothing left but the corrupt clip
@@ -98,7 +98,7 @@ def tiny_sequences(tmp_path_factory) -> Path:
                 if label:
                     faces = np.stack([cv2.GaussianBlur(face, (5, 5), 0) for face in faces])
                 FaceSequence(faces=faces, indices=np.arange(0, 12, 2), serving=np.array([1, 0, 1, 1, 0, 1], bool),
-                             frame_count=12).save(root / split / name / f"{index}.npz", label)
+                             frame_count=12, recipe=FACE_RECIPE).save(root / split / name / f"{index}.npz", label)
     return root
 
 
