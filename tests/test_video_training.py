@@ -86,6 +86,21 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     assert "0 clips extracted, 2 already cached, 1 skipped" in capsys.readouterr().err
 
 
+def test_a_clip_is_cut_for_training_by_the_cutter_that_serves_it(tiny_videos, small_image_model):
+    """The serving video path's own cutter extracts a clip: the same frames, main face and crops as it scores."""
+    from model.image_detector import FaceScorer
+    from model.video_detector import VideoDetector
+
+    serving = VideoDetector(FaceScorer(small_image_model), None, frames=4)
+    clip = tiny_videos / "Real" / "astronaut_real.mp4"
+    report = serving.analyze_file(clip, model="image")
+    sequence = extract_faces.extract_clip(clip, serving.cutter, frames=4, extra_frames=0, image_size=SIZE)
+    assert sequence.recipe == serving.cutter.recipe and sequence.serving.all()
+    assert sequence.indices.tolist() == [frame.index for frame in report.clip.frames if frame.box is not None]
+    served = [resize_faces(serving.cutter.cap(face.crop), SIZE).numpy().astype(np.uint8) for face in report.faces]
+    np.testing.assert_array_equal(sequence.faces, np.stack(served))
+
+
 @pytest.fixture(scope="module")
 def tiny_sequences(tmp_path_factory) -> Path:
     """Cached sequences (6 frames, 4 of them serving) for Train/Validation/Test; fakes are blurred."""
