@@ -84,20 +84,21 @@ class FaceCutter:
     def cut_frames(self, frames: Iterable[Frame]) -> list[SampledFrame]:
         """The faces of video frames, largest first and at most ``MAX_FACES_PER_FRAME``, with their crops (copied:
         the frames need not be kept); ``DETECTION_BATCH`` frames per detector call."""
-        cut_frames: list[SampledFrame] = []
+        sampled: list[SampledFrame] = []
         batch: list[Frame] = []
         for frame in frames:
             batch.append(frame)
             if len(batch) == DETECTION_BATCH:
-                cut_frames += self._cut_batch(batch)
+                sampled += self._cut_batch(batch)
                 batch = []
-        return cut_frames + self._cut_batch(batch)
+        return sampled + self._cut_batch(batch)
 
     def _cut_batch(self, batch: list[Frame]) -> list[SampledFrame]:
+        """The faces of a few frames, found in one detector call, and their crops."""
         found = self.detector.detect_fast([frame.rgb for frame in batch], self.recipe.frame_detection_side)
-        return [SampledFrame(frame.index, frame.time_s, faces[:MAX_FACES_PER_FRAME],
-                             [self.cut(frame.rgb, face.box).copy() for face in faces[:MAX_FACES_PER_FRAME]])
-                for frame, faces in zip(batch, found)]
+        kept = [faces[:MAX_FACES_PER_FRAME] for faces in found]
+        return [SampledFrame(frame.index, frame.time_s, faces, [self.cut(frame.rgb, face.box).copy() for face in faces])
+                for frame, faces in zip(batch, kept)]
 
     @staticmethod
     def tracks(sampled: list[SampledFrame]) -> list[Track]:
