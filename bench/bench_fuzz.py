@@ -33,7 +33,7 @@ def rss_mb(pid: int | None = None) -> float:
 
 def scan_corpus(count: int, seed: int) -> None:
     detector = ImageDetector()
-    videos = VideoDetector(detector.scorer, faces=detector.faces)
+    videos = VideoDetector(detector.scorer)
     with tempfile.TemporaryDirectory() as folder:
         corpus = write_corpus(folder, count, seed)
         # Graphs traced and models warmed before timing, on a picture with a face (the corpus's last file may

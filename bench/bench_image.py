@@ -104,7 +104,7 @@ def model_rows(path: str, repeats: int, folder: Path) -> list[tuple[str, str, st
         rows.append((f"{scorer.name}: scan {width}×{height} photo (read + detect + score)", f"{p50:.1f} ms",
                      f"{p95:.1f} ms"))
         rgb = read_image(photo)
-        p50, p95 = percentiles(time_calls(lambda: detector.faces.detect(rgb), repeats))
+        p50, p95 = percentiles(time_calls(lambda: detector.cutter.detector.detect(rgb), repeats))
         rows.append((f"  of which face detection, {width}×{height}", f"{p50:.1f} ms", f"{p95:.1f} ms"))
     crop = photo_with_face(200, 200)
     p50, p95 = percentiles(time_calls(lambda: scorer.score([crop]), repeats * 3))

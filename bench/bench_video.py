@@ -133,7 +133,6 @@ def main() -> None:
         child(args)
         return
 
-    faces = FaceDetector()
     scorer = FaceScorer(args.image_model)
     rows, memory = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +144,7 @@ def main() -> None:
         detectors: list[VideoDetector] = []
         for video_model in video_models:
             started = time.perf_counter()
-            detector = VideoDetector(scorer, video_model, faces=faces, frames=args.frames)
+            detector = VideoDetector(scorer, video_model, frames=args.frames)
             load = time.perf_counter() - started
             if detector.video_model is not None:
                 rows.append((f"load {detector.video_model.name} (built and warmed, as the app does in the "
@@ -165,6 +164,7 @@ def main() -> None:
                                  "not used: for comparison"))
             detectors.append(detector)
         detector = detectors[0]
+        faces = detector.cutter.detector
         clip = open_clip(ten)
         p50, p95 = timed(lambda: sum(1 for _ in clip.frames(args.frames)), args.repeats)
         rows.append((f"  of which decoding {clip.frame_count} frames, keeping {args.frames}", p50, p95, ""))
@@ -174,7 +174,7 @@ def main() -> None:
             p50, p95 = timed(lambda: faces.detect_many(frames, side), args.repeats)
             rows.append((f"  of which face detection, one batch, long side {side}", p50, p95,
                          f"face in {found}/{len(frames)} frames"))
-        detector_480 = FaceDetector(detection_side=480)
+        detector_480 = FaceDetector(480, faces.min_confidence)
         p50, p95 = timed(lambda: [detector_480.detect(frame) for frame in frames], args.repeats)
         rows.append(("  (face detection frame by frame, long side 480)", p50, p95, "not used: for comparison"))
         for name, path in clips.items():

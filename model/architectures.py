@@ -13,7 +13,6 @@ from keras import layers
 
 from model.backbones import BACKBONES, HEAD_LAYERS, Backbone
 from model.preprocessing import IMAGE_SIZE
-from model.video import SAMPLED_FRAMES
 
 
 def _srm_kernels() -> np.ndarray:
@@ -127,7 +126,7 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
     return IMAGE_ARCHITECTURES[name](image_size=image_size)
 
 
-VIDEO_FRAMES = SAMPLED_FRAMES
+VIDEO_FRAMES = 20  # a new video model's clip length; serving stretches or windows the face recipe's sampled frames
 VIDEO_IMAGE_SIZE = IMAGE_SIZE  # the shipped video model's face side: its encoder is an image model's
 ENCODER_NAME = "efficientnetb0"
 BACKBONE_CHOICES = "imagenet|none|PATH"

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache
 
 import cv2
 import numpy as np
 
-from model.face_recipe import FACE_RECIPE
-
-DETECTION_SIDE = FACE_RECIPE.detection_side
-MIN_CONFIDENCE = FACE_RECIPE.min_confidence
 MIN_IMAGE_SIDE = 24
 MAX_ASPECT = 3.0  # longer, thinner pictures are searched in overlapping tiles (else faces shrink to nothing)
 SAME_FACE_IOU = 0.5  # two tiles' boxes overlapping this much are one face
@@ -27,25 +23,32 @@ class Face:
     landmarks: tuple[tuple[float, float], ...] = ()
 
 
-class FaceDetector:
-    """MTCNN wrapper; the networks are built on first use so importing stays cheap."""
+@cache
+def _shared_mtcnn():
+    """The process's one MTCNN, built on first use (so importing stays cheap) and shared by every detector, with
+    its three networks run as graphs (``tf.function``), not layer by layer: the same boxes and confidences, in
+    about half the time. Shapes vary with every pyramid level and frame size, so tracing is told to generalise
+    them after the first few rather than trace each one."""
+    import tensorflow as tf
+    from mtcnn import MTCNN
 
-    def __init__(self, detection_side: int = DETECTION_SIDE, min_confidence: float = MIN_CONFIDENCE) -> None:
+    mtcnn = MTCNN(stages="face_and_landmarks_detection")
+    for stage in mtcnn.stages:
+        stage._model = tf.function(stage.model, reduce_retracing=True)  # mtcnn calls stage._model per level
+    return mtcnn
+
+
+class FaceDetector:
+    """MTCNN searching pictures at most ``detection_side`` pixels on their long side and keeping faces from
+    ``min_confidence``; every detector runs the process's one set of networks."""
+
+    def __init__(self, detection_side: int, min_confidence: float) -> None:
         self.detection_side = detection_side
         self.min_confidence = min_confidence
 
-    @cached_property
+    @property
     def _mtcnn(self):
-        """MTCNN with its three networks run as graphs (``tf.function``), not layer by layer: the same boxes and
-        confidences, in about half the time. Shapes vary with every pyramid level and frame size, so tracing is
-        told to generalise them after the first few rather than trace each one."""
-        import tensorflow as tf
-        from mtcnn import MTCNN
-
-        mtcnn = MTCNN(stages="face_and_landmarks_detection")
-        for stage in mtcnn.stages:
-            stage._model = tf.function(stage.model, reduce_retracing=True)  # mtcnn calls stage._model per level
-        return mtcnn
+        return _shared_mtcnn()
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Every face in an RGB uint8 image, largest first. A picture more than ``MAX_ASPECT`` times longer than

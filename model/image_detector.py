@@ -9,8 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.explain import GradCam, image_cam
-from model.face_path import cap, cut_faces, face_detector
-from model.faces import FaceDetector
+from model.face_path import FaceCutter, cap
 from model.imaging import damage, decode_image, jpeg_quality, read_bytes
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
@@ -26,7 +25,7 @@ class FaceScorer:
         """The model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
         self.keras_model, self.info = load_served_model(path, network)
         self.image_size = self.info.image_size
-        self.calibration, self.thresholds, self.recipe = self.info.calibration, self.info.thresholds, self.info.recipe
+        self.calibration, self.thresholds, self.recipe = self.info.calibration, self.info.thresholds, self.info.face_recipe
         self.name = self.info.name
         spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
@@ -64,12 +63,12 @@ class FaceScorer:
 
 
 class ImageDetector:
-    """Find every face in a picture and call the picture by its most suspicious face, cutting faces by the face
-    recipe the model was trained with."""
+    """Find every face in a picture and call the picture by its most suspicious face, cutting faces with a cutter
+    of the face recipe the model was trained with."""
 
-    def __init__(self, scorer: FaceScorer | None = None, faces: FaceDetector | None = None) -> None:
+    def __init__(self, scorer: FaceScorer | None = None) -> None:
         self.scorer = scorer or FaceScorer()
-        self.faces = faces or face_detector(self.scorer.recipe)
+        self.cutter = FaceCutter(self.scorer.recipe)
 
     def analyze(self, rgb: np.ndarray, path: str | None = None, faces_cropped: bool = False,
                 explain: bool = False) -> Report:
@@ -82,7 +81,7 @@ class ImageDetector:
         if faces_cropped:
             found = [((0, 0, width, height), None, rgb)]
         else:
-            found = [(face.box, face.score, crop) for face, crop in cut_faces(self.faces, rgb, self.scorer.recipe)]
+            found = [(face.box, face.score, crop) for face, crop in self.cutter.faces(rgb)]
         report = Report(path=path, kind="image", model=self.scorer.name, thresholds=self.scorer.thresholds)
         if found:
             report.jpeg_quality = jpeg_quality(path) if path else None

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from model.face_recipe import FACE_RECIPE
-
 IMAGE_SIZE = 224  # the shipped image model's input side
-CROP_MARGIN = FACE_RECIPE.margin
 
 
 def resize_faces(images: tf.Tensor | np.ndarray, size: int) -> tf.Tensor:
@@ -31,7 +28,7 @@ def _resize_batch(images: tf.Tensor, size: int) -> tf.Tensor:
     return tf.round(tf.clip_by_value(resized, 0.0, 255.0))
 
 
-def square_box(box: tuple[int, int, int, int], frame_shape: tuple[int, ...], margin: float = CROP_MARGIN
+def square_box(box: tuple[int, int, int, int], frame_shape: tuple[int, ...], margin: float
                ) -> tuple[int, int, int, int]:
     """Grow an (x, y, w, h) face box into a square with ``margin``, moved inside the frame where possible."""
     height, width = frame_shape[:2]
@@ -43,7 +40,7 @@ def square_box(box: tuple[int, int, int, int], frame_shape: tuple[int, ...], mar
     return left, top, max(side, 1), max(side, 1)
 
 
-def crop_face(frame: np.ndarray, box: tuple[int, int, int, int], margin: float = CROP_MARGIN) -> np.ndarray:
+def crop_face(frame: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
     """Cut the square face crop that matches the framing of the training data (face plus a little context)."""
     left, top, side, _ = square_box(box, frame.shape, margin)
     return frame[top:top + side, left:left + side]

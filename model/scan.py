@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from model.imaging import IMAGE_EXTENSIONS, InputError
 from model.report import Report, error_report
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
-from model.video import MAX_SECONDS, SAMPLED_FRAMES, VIDEO_EXTENSIONS
+from model.video import MAX_SECONDS, VIDEO_EXTENSIONS
 
 if TYPE_CHECKING:
     from model.image_detector import ImageDetector
@@ -109,15 +109,14 @@ def status(quiet: bool) -> Callable[[str], None]:
 
 def video_analyzer(parser: argparse.ArgumentParser, args: argparse.Namespace,
                    images: ImageDetector) -> Callable[[Path], Report]:
-    """Load the video path once (sharing the image model and face finder) and pick the model for videos."""
+    """Load the video path once (sharing the image model) and pick the model for videos."""
     from model.video_detector import VideoDetector
 
     say = status(args.quiet)
     say(f"loading the video model {args.video_model} (its graph takes a while to build on a CPU)...")
     started = time.monotonic()
     try:
-        videos = VideoDetector(images.scorer, args.video_model, faces=images.faces, frames=args.frames,
-                               max_seconds=args.max_seconds)
+        videos = VideoDetector(images.scorer, args.video_model, frames=args.frames, max_seconds=args.max_seconds)
     except (ValueError, OSError) as error:
         parser.error(f"cannot load the video model: {error}")
     say(f"video model ready in {time.monotonic() - started:.0f} s")
@@ -137,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how videos are judged: the video model, or the image model on each sampled frame, "
                         "averaged (the baseline; its score is always in the report's `scores`). "
                         "Default: video when the video model exists, else image")
-    parser.add_argument("--frames", type=int, default=SAMPLED_FRAMES, help="frames sampled per video")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames sampled per video (default: the face recipe of the model judging videos)")
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
                         help="analyse only the first seconds of longer videos")
     parser.add_argument("--explain", default=None, metavar="DIR",
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from model.explain import save_heatmaps
     from model.image_detector import FaceScorer, ImageDetector
 
-    if args.frames < 1 or args.max_seconds <= 0:
+    if (args.frames is not None and args.frames < 1) or args.max_seconds <= 0:
         parser.error("--frames and --max-seconds must be positive")
     say = status(args.quiet)
     inputs, skipped = collect_inputs(args.paths)

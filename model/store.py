@@ -127,11 +127,6 @@ class ModelInfo:
         """The verdict band: ``real`` below ``real_below``, ``fake`` from ``fake_from``."""
         return Thresholds(self.real_below, self.fake_from)
 
-    @property
-    def recipe(self) -> FaceRecipe:
-        """``face_recipe``, by the name the detectors (``model.image_detector``, ``model.video_detector``) read."""
-        return self.face_recipe
-
     def to_json(self) -> dict[str, Any]:
         """The stored form: one key per field that is not None (``path`` is where it is stored, not part of it)."""
         return {f.name: _to_json(getattr(self, f.name)) for f in fields(self)

@@ -17,11 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.face_recipe import FACE_RECIPE
 from model.imaging import InputError, regular_file_size, too_large
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
-SAMPLED_FRAMES = FACE_RECIPE.frames
 MAX_SECONDS = 60.0
 FALLBACK_FPS = 30.0
 MAX_FPS = 240.0
@@ -75,7 +73,7 @@ class Clip:
     fps: float | None
     truncated: bool
 
-    def frames(self, samples: int = SAMPLED_FRAMES) -> Iterator[Frame]:
+    def frames(self, samples: int) -> Iterator[Frame]:
         """Up to ``samples`` frames spread over the analysed span, in order, decoded in one sequential pass.
 
         Fewer come back when the clip ends early (a wrong frame count); raises ``InputError`` when none decodes.

@@ -4,7 +4,6 @@ track with the video model (a sequence of face crops) or with the image model fr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -14,16 +13,14 @@ import numpy as np
 import tensorflow as tf
 
 from model.explain import GradCam, video_cam
-from model.face_path import DETECTION_BATCH, cap, cut_frame_faces, face_detector
-from model.faces import Face, FaceDetector
+from model.face_path import FaceCutter, SampledFrame, cap
 from model.image_detector import FaceScorer
 from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace, TrackResult, error_report
 from model.store import DEFAULT_VIDEO_MODEL, load_served_model
-from model.tracks import link_tracks
-from model.video import MAX_SECONDS, SAMPLED_FRAMES, Clip, Frame, open_clip, spread
+from model.video import MAX_SECONDS, Clip, open_clip, spread
 
 __all__ = ["DEFAULT_VIDEO_MODEL", "ModelChoice", "SequenceScore", "VideoDetector", "VideoModel"]
 
@@ -32,16 +29,6 @@ MAX_SCORED_TRACKS = 4
 MIN_EVIDENCE_FRAMES = 3  # a main face seen in fewer sampled frames gives no confident clip verdict
 STILL_PICTURE = ("only one frame could be decoded: this file holds a still picture (or a broken clip), not a "
                  "video; analyse pictures as images")
-
-
-@dataclass
-class SampledFrame:
-    """A sampled frame's faces (largest first) and their crops; the frame's pixels themselves are not kept."""
-
-    index: int
-    time_s: float
-    faces: list[Face]
-    crops: list[np.ndarray]
 
 
 class SequenceScore(NamedTuple):
@@ -61,7 +48,7 @@ class VideoModel:
         """The video model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
         self.keras_model, self.info = load_served_model(path, network)
         self.frames, self.image_size = (int(v) for v in self.keras_model.input_shape[1:3])
-        self.thresholds, self.recipe, self.name = self.info.thresholds, self.info.recipe, self.info.name
+        self.thresholds, self.recipe, self.name = self.info.thresholds, self.info.face_recipe, self.info.name
         self.calibration, self.frame_calibration = self.info.calibration, self.info.frame_calibration
         spec = tf.TensorSpec((None, self.frames, self.image_size, self.image_size, 3), tf.float32)
         self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
@@ -133,19 +120,18 @@ def models_for(video_model_path: str | Path | None) -> list[str]:
 
 
 class VideoDetector:
-    """Analyse clips with the image model (always) or the video model (when its weights exist)."""
+    """Analyse clips with the image model (always) or the video model (when its weights exist), cutting faces with
+    a cutter of the video model's face recipe (the image model's without one); ``frames``: frames sampled per clip
+    (default: the recipe's)."""
 
     def __init__(self, image_scorer: FaceScorer, video_model_path: str | Path | None = DEFAULT_VIDEO_MODEL,
-                 faces: FaceDetector | None = None, frames: int = SAMPLED_FRAMES, max_seconds: float = MAX_SECONDS,
-                 detection_side: int | None = None) -> None:
+                 frames: int | None = None, max_seconds: float = MAX_SECONDS) -> None:
         self.image_scorer = image_scorer
         self.available_models = models_for(video_model_path)
         self.video_model = VideoModel(video_model_path) if "video" in self.available_models else None
         self.shares_encoder = self.video_model is not None and self.video_model.runs_the_image_model(image_scorer)
-        self.recipe = self.video_model.recipe if self.video_model is not None else image_scorer.recipe
-        self.faces = faces or face_detector(self.recipe)
-        self.frames, self.max_seconds = frames, max_seconds
-        self.detection_side = detection_side or self.recipe.frame_detection_side
+        self.cutter = FaceCutter(self.video_model.recipe if self.video_model is not None else image_scorer.recipe)
+        self.frames, self.max_seconds = frames or self.cutter.recipe.frames, max_seconds
 
     def analyze_file(self, path: str | Path, model: ModelChoice = "video", explain: bool = False) -> Report:
         """Report on one clip; unreadable clips and unavailable models give an error report, never an exception.
@@ -156,7 +142,7 @@ class VideoDetector:
             return error_report(str(path), "video", "video model not available")
         try:
             clip = open_clip(path, self.max_seconds)
-            sampled = self.sample_faces(clip)
+            sampled = self.cutter.sample(clip, self.frames)
         except InputError as error:
             return error_report(str(path), "video", str(error))
         except cv2.error:
@@ -167,28 +153,11 @@ class VideoDetector:
         report.provenance = read_provenance(path).to_json()
         return report
 
-    def sample_faces(self, clip: Clip) -> list[SampledFrame]:
-        """The sampled frames with their faces, a few frames decoded at a time."""
-        sampled: list[SampledFrame] = []
-        batch: list[Frame] = []
-        for frame in clip.frames(self.frames):
-            batch.append(frame)
-            if len(batch) == DETECTION_BATCH:
-                sampled += self._find_faces(batch)
-                batch = []
-        return sampled + self._find_faces(batch)
-
-    def _find_faces(self, batch: list[Frame]) -> list[SampledFrame]:
-        """The faces of a few decoded frames, and their crops (the frames themselves are not kept)."""
-        found = cut_frame_faces(self.faces, [frame.rgb for frame in batch], self.recipe, self.detection_side)
-        return [SampledFrame(frame.index, frame.time_s, [face for face, _ in cut], [crop for _, crop in cut])
-                for frame, cut in zip(batch, found)]
-
     def report(self, path: str, clip: Clip, sampled: list[SampledFrame], model: ModelChoice, explain: bool = False
                ) -> Report:
         """The clip's report: the main track scored with ``model``, every sampled frame and every track listed;
         the main track's faces in frame order, with their heatmaps when ``explain``."""
-        tracks = link_tracks([[face.box for face in frame.faces] for frame in sampled])
+        tracks = self.cutter.tracks(sampled)
         crops = [[sampled[frame].crops[face] for frame, face in track.members] for track in tracks[:MAX_SCORED_TRACKS]]
         results, scores = self._score(crops, model)
         main = dict(sorted((frame, (face, float(p))) for (frame, face), p in zip(tracks[0].members, results[0][1]))

@@ -33,16 +33,15 @@ def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_mod
     assert abs(ratio - 1.5 / FACE_RECIPE.margin) < 0.05
 
 
-def test_a_changed_recipe_invalidates_the_training_caches(tmp_path, monkeypatch):
+def test_a_changed_recipe_invalidates_the_training_caches(tmp_path):
     picture = tmp_path / "portrait.jpg"
     picture.write_bytes(b"x")
-    before = domains.FaceCropper(tmp_path / "cache").target(picture)
+    before = domains.FaceCropper(tmp_path / "cache", FACE_RECIPE).target(picture)
     sequence = tmp_path / "clip.npz"
-    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2).save(sequence, 1)
-    assert extract_faces.is_current(sequence, 8) and not extract_faces.is_current(sequence, 16)
+    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2, FACE_RECIPE).save(sequence, 1)
+    assert extract_faces.is_current(sequence, 8, FACE_RECIPE)
+    assert not extract_faces.is_current(sequence, 16, FACE_RECIPE)
 
     changed = replace(FACE_RECIPE, margin=1.3)
-    monkeypatch.setattr(domains, "FACE_RECIPE", changed)
-    monkeypatch.setattr(extract_faces, "FACE_RECIPE", changed)
     assert domains.FaceCropper(tmp_path / "cache", changed).target(picture) != before
-    assert not extract_faces.is_current(sequence, 8)  # cut by the old recipe: extracted again
+    assert not extract_faces.is_current(sequence, 8, changed)  # cut by another recipe: extracted again

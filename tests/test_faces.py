@@ -5,12 +5,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model.face_recipe import FACE_RECIPE
 from model.faces import FaceDetector
 from model.preprocessing import crop_face, resize_faces, square_box
 
+MARGIN = FACE_RECIPE.margin
+
+
+def recipe_detector(detection_side: int = FACE_RECIPE.detection_side) -> FaceDetector:
+    """A detector with the face recipe's confidence, searching pictures at ``detection_side``."""
+    return FaceDetector(detection_side, FACE_RECIPE.min_confidence)
+
 
 def test_finds_the_astronauts_face(astronaut):
-    faces = FaceDetector().detect(astronaut)
+    faces = recipe_detector().detect(astronaut)
     assert len(faces) == 1
     x, y, w, h = faces[0].box
     assert faces[0].score > 0.95
@@ -19,8 +27,8 @@ def test_finds_the_astronauts_face(astronaut):
 
 def test_large_photo_is_downscaled_and_boxes_come_back_in_original_pixels(astronaut):
     big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
-    small_box = FaceDetector().detect(astronaut)[0].box
-    big_box = FaceDetector(detection_side=640).detect(big)[0].box
+    small_box = recipe_detector().detect(astronaut)[0].box
+    big_box = recipe_detector(640).detect(big)[0].box
     assert np.allclose(np.array(big_box) / 4, small_box, atol=6)
 
 
@@ -28,7 +36,7 @@ def test_graph_networks_find_what_the_library_finds_layer_by_layer(astronaut):
     from mtcnn import MTCNN
 
     frames = [astronaut, cv2.resize(astronaut, (384, 256)), cv2.flip(astronaut, 1)]
-    library, detector = MTCNN(stages="face_and_landmarks_detection"), FaceDetector()
+    library, detector = MTCNN(stages="face_and_landmarks_detection"), recipe_detector()
     for frame in frames:  # new sizes through the same graphs: traced anew, then with generalised shapes
         ours, theirs = detector._mtcnn.detect_faces(frame), library.detect_faces(frame)
         assert len(ours) == len(theirs) == 1
@@ -36,18 +44,22 @@ def test_graph_networks_find_what_the_library_finds_layer_by_layer(astronaut):
         assert abs(ours[0]["confidence"] - theirs[0]["confidence"]) < 1e-4
 
 
+def test_every_detector_runs_the_one_set_of_networks():
+    assert recipe_detector()._mtcnn is FaceDetector(320, 0.5)._mtcnn
+
+
 def test_no_face_and_tiny_images():
-    detector = FaceDetector()
+    detector = recipe_detector()
     assert detector.detect(np.full((240, 320, 3), 127, np.uint8)) == []
     assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
 
 
 def test_square_crop_stays_inside_the_frame():
-    left, top, side, _ = square_box((0, 0, 100, 80), (200, 300, 3))
+    left, top, side, _ = square_box((0, 0, 100, 80), (200, 300, 3), MARGIN)
     assert (left, top) == (0, 0) and side == 115
-    left, top, side, _ = square_box((250, 150, 60, 60), (200, 300, 3))
+    left, top, side, _ = square_box((250, 150, 60, 60), (200, 300, 3), MARGIN)
     assert left + side <= 300 and top + side <= 200
-    assert crop_face(np.zeros((50, 40, 3), np.uint8), (0, 0, 40, 50)).shape == (40, 40, 3)
+    assert crop_face(np.zeros((50, 40, 3), np.uint8), (0, 0, 40, 50), MARGIN).shape == (40, 40, 3)
 
 
 def test_resize_gives_whole_pixel_values_in_range():
@@ -64,7 +76,7 @@ def test_a_long_thin_picture_is_searched_in_tiles(astronaut):
     tall, wide = np.full((8192, 512, 3), 200, np.uint8), np.full((512, 8192, 3), 200, np.uint8)
     tall[5000:5512], wide[:, 5000:5512] = astronaut, astronaut
     for picture, along in ((tall, 1), (wide, 0)):
-        faces = FaceDetector().detect(picture)
+        faces = recipe_detector().detect(picture)
         assert len(faces) == 1
         assert 5000 <= faces[0].box[along] and faces[0].box[along] + faces[0].box[along + 2] <= 5512
         assert all(5000 <= point[along] <= 5512 for point in faces[0].landmarks)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.preprocessing import crop_face, resize_faces
+from model.preprocessing import resize_faces
 from tests.conftest import write_rgb
 from train.augment import QualityAugmentation, gaussian_blur, harmless_view
 from model.face_recipe import FACE_RECIPE
@@ -156,10 +156,11 @@ def test_jittered_frames_keep_order_and_stretch_dropped_frames_like_serving():
 
 
 def test_self_blended_face_changes_inside_the_mask_only(astronaut):
-    from model.faces import FaceDetector
+    from model.face_path import FaceCutter
 
-    found = FaceDetector().detect(astronaut)[0]
-    face = np.asarray(resize_faces(crop_face(astronaut, found.box), 256), np.uint8)
+    cutter = FaceCutter(FACE_RECIPE)
+    found = cutter.detector.detect(astronaut)[0]
+    face = np.asarray(resize_faces(cutter.cut(astronaut, found.box), 256), np.uint8)
     rng = np.random.default_rng(7)
     for _ in range(4):
         blended, mask = self_blend(face, rng)
@@ -176,11 +177,11 @@ def test_self_blended_face_changes_inside_the_mask_only(astronaut):
 def test_the_blending_mask_follows_the_face_outline_from_its_five_points(astronaut):
     """With MTCNN's points the mask is the face's hull: it covers eyes, nose and mouth, narrows to the chin and
     leaves the crop's corners (hair, neck and collar beside the face) untouched."""
-    from model.faces import FaceDetector
-    from model.preprocessing import square_box
+    from model.face_path import FaceCutter
 
-    found = FaceDetector().detect(astronaut)[0]
-    left, top, side, _ = square_box(found.box, astronaut.shape)
+    cutter = FaceCutter(FACE_RECIPE)
+    found = cutter.detector.detect(astronaut)[0]
+    left, top, side, _ = cutter.square(found.box, astronaut.shape)
     points = [[(x - left) / side, (y - top) / side] for x, y in found.landmarks]
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -206,11 +207,20 @@ def test_domains_from_flags_and_spec_file(tmp_path):
         domains_from_args(["x:-1"], None)
 
 
-def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tmp_path, astronaut, faceless_path):
+def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tmp_path, astronaut, faceless_path,
+                                                                              small_image_model):
     """Training feeds exactly the crop serving cuts (the same cutter, recipe and ceiling), for a 512-px portrait
     and a 200-px picture alike; a faceless picture is left out; nothing is cut twice."""
-    from model.face_path import cap, cut_faces, face_detector
+    import shutil
+
+    from model.face_path import FaceCutter
+    from model.image_detector import FaceScorer, ImageDetector
     from model.imaging import read_image
+    from model.store import read_metadata, write_metadata
+
+    model = shutil.copy(small_image_model, tmp_path / "trained_with_the_recipe.keras")
+    write_metadata(model, {**read_metadata(small_image_model), "face_recipe": FACE_RECIPE.to_json()})
+    serving = ImageDetector(FaceScorer(model))
 
     root = tmp_path / "photos"
     small = np.asarray(resize_faces(astronaut[10:290, 110:390], 200), np.uint8)
@@ -220,12 +230,14 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     cv2.imwrite(str(root / "Train" / "Fake" / "no_face.png"), cv2.resize(cv2.imread(str(faceless_path)), (640, 480)))
     for label in ("Real", "Fake"):
         write_rgb(root / "Validation" / label / "small.png", small)
-    cropper = FaceCropper(tmp_path / "cache", quiet=True)
+    cropper = FaceCropper(tmp_path / "cache", FACE_RECIPE, quiet=True)
     domains = domains_from_args([str(root)], None)
     train = load_domains(domains, cropper)["train"][0]
     assert sorted(train.origin) == [PICTURE, PICTURE, LARGE_PICTURE]  # the faceless picture is left out
     assert train.data.counts() == {"real": 2, "fake": 1}
-    served = {path: cap(cut_faces(face_detector(), read_image(path))[0][1])  # as the model sees it
+    assert type(cropper.cutter) is type(serving.cutter) is FaceCutter
+    assert cropper.cutter.recipe == serving.cutter.recipe == serving.scorer.recipe
+    served = {path: serving.cutter.cap(serving.analyze(read_image(path)).faces[0].crop)  # as the model sees it
               for path in (portrait, root / "Train" / "Real" / "small.png")}
     by_source = {read_record(p)["source"]: p for p in train.data.paths}
     for source, expected in served.items():
@@ -244,7 +256,7 @@ def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_tra
     for split in ("Train", "Validation"):
         for index in range(2):
             write_rgb(root / split / "Real" / f"{index}.png", np.roll(astronaut, 8 * index, axis=1))
-    cropper = FaceCropper(tmp_path / "cache", quiet=True)
+    cropper = FaceCropper(tmp_path / "cache", FACE_RECIPE, quiet=True)
     splits = load_domains(domains_from_args([str(root)], None), cropper)
     assert splits["train"][0].data.counts() == {"real": 2, "fake": 0}  # made while training, beside their reals
     validation = splits["validation"][0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer
 from model.preprocessing import resize_faces
+from model.store import read_metadata, write_metadata
 from model.video_detector import VideoDetector, VideoModel
 from tests.conftest import save_lite_image_model
 from tests.test_video_io import numbered_frames, set_webm_duration, write_clip
@@ -209,9 +212,27 @@ def test_a_second_person_is_a_separate_track(detector, clips):
     assert all(face.box[0] < 300 for face in report.faces)  # the main track is the large face on the left
 
 
+def test_a_video_detector_finds_and_samples_faces_by_its_video_models_recipe(scorer, video_model_path, clips,
+                                                                             tmp_path):
+    recipe = replace(FaceRecipe(), min_confidence=0.97, frame_detection_side=256, frames=6)
+    path = shutil.copy(video_model_path, tmp_path / "video_model.keras")
+    write_metadata(path, {**read_metadata(video_model_path), "face_recipe": recipe.to_json()})
+    detector = VideoDetector(scorer, path)
+    assert detector.cutter.recipe == recipe != scorer.recipe  # not the image model's face finder
+    faces = detector.cutter.detector
+    assert (faces.detection_side, faces.min_confidence) == (recipe.detection_side, 0.97)
+    sides = []
+    search = faces.detect_many
+    faces.detect_many = lambda frames, side=None: sides.append(side) or search(frames, side)
+    report = detector.analyze_file(clips / "moving.mp4", model="image")
+    assert sides[0] == 256 and report.clip.frames_sampled == 6
+    assert report.faces and all(face.score >= 0.97 for face in report.faces)
+
+
 def test_small_faces_are_found_by_the_second_pass(detector, tmp_path, astronaut):
     frames = face_frames(astronaut, 4, width=960, height=540, side=140)  # a face about 25 pixels wide
-    assert detector.faces.detect_many(frames[:1], detector.detection_side) == [[]]
+    faces = detector.cutter.detector
+    assert faces.detect_many(frames[:1], detector.cutter.recipe.frame_detection_side) == [[]]
     record = detector.analyze_file(write_clip(tmp_path / "far.mp4", frames), model="image").to_json()
     assert [frame["faces"] for frame in record["frames"]] == [1, 1, 1, 1]
     assert sum(len(track["frames"]) for track in record["tracks"]) == 4  # it jumps 11 face widths between samples

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from model.architectures import frame_model_at
-from model.faces import FaceDetector
-from model.face_path import cap, cut
+from model.face_path import FaceCutter
 from model.preprocessing import resize_faces
 from model.calibration import Calibration
 from model.store import ModelInfo, Stage, load_served_model, write_metadata
@@ -80,12 +79,28 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
-    box = FaceDetector().detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
-    expected = resize_faces(cap(cut(rgb, box)), SIZE).numpy().astype(np.uint8)
+    cutter = FaceCutter(FACE_RECIPE)
+    box = cutter.detector.detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
+    expected = resize_faces(cutter.cap(cutter.cut(rgb, box)), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 
     assert extract_faces.main(args) == 0  # resumes: nothing left but the corrupt clip
     assert "0 clips extracted, 2 already cached, 1 skipped" in capsys.readouterr().err
+
+
+def test_a_clip_is_cut_for_training_by_the_cutter_that_serves_it(tiny_videos, small_image_model):
+    """The serving video path's own cutter extracts a clip: the same frames, main face and crops as it scores."""
+    from model.image_detector import FaceScorer
+    from model.video_detector import VideoDetector
+
+    serving = VideoDetector(FaceScorer(small_image_model), None, frames=4)
+    clip = tiny_videos / "Real" / "astronaut_real.mp4"
+    report = serving.analyze_file(clip, model="image")
+    sequence = extract_faces.extract_clip(clip, serving.cutter, frames=4, extra_frames=0, image_size=SIZE)
+    assert sequence.recipe == serving.cutter.recipe and sequence.serving.all()
+    assert sequence.indices.tolist() == [frame.index for frame in report.clip.frames if frame.box is not None]
+    served = [resize_faces(serving.cutter.cap(face.crop), SIZE).numpy().astype(np.uint8) for face in report.faces]
+    np.testing.assert_array_equal(sequence.faces, np.stack(served))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +115,7 @@ def tiny_sequences(tmp_path_factory) -> Path:
                 if label:
                     faces = np.stack([cv2.GaussianBlur(face, (5, 5), 0) for face in faces])
                 FaceSequence(faces=faces, indices=np.arange(0, 12, 2), serving=np.array([1, 0, 1, 1, 0, 1], bool),
-                             frame_count=12).save(root / split / name / f"{index}.npz", label)
+                             frame_count=12, recipe=FACE_RECIPE).save(root / split / name / f"{index}.npz", label)
     return root
 
 

@@ -23,15 +23,19 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model.face_recipe import FACE_RECIPE, FaceRecipe
+from model.face_recipe import FaceRecipe
 from model.imaging import IMAGE_EXTENSIONS
 from train.config import VALIDATION_PER_CLASS
 from train.data import RECORD_SUFFIX, Labelled, holds_files, load_splits, read_record
+
+if TYPE_CHECKING:  # the face path imports TensorFlow: a cutter is built where faces are cut
+    from model.face_path import FaceCutter
 
 SEQUENCE_SUFFIX = ".npz"
 LARGE_SIDE = 400  # pictures longer than this are the portraits and press photos people bring; counted apart
@@ -157,15 +161,21 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 class FaceCropper:
-    """Turns domain files into face-crop files cut by the serving face path with ``recipe``, cached under
+    """Turns domain files into face-crop files cut by serving's ``FaceCutter`` of ``recipe``, cached under
     ``cache_dir``: a picture's face is found and cut once per recipe's ``cut_key`` (uncapped, in ``faces/``), and
-    capped at the recipe's ceiling from that crop by ``model.face_path.cap`` (``capped-N/``), as serving caps it."""
+    capped at the recipe's ceiling from that crop by the cutter (``capped-N/``), as serving caps it."""
 
-    def __init__(self, cache_dir: str | Path, recipe: FaceRecipe = FACE_RECIPE, quiet: bool = False) -> None:
+    def __init__(self, cache_dir: str | Path, recipe: FaceRecipe, quiet: bool = False) -> None:
         self.cache_dir = Path(cache_dir)
         self.recipe = recipe
         self.quiet = quiet
-        self._detector = None
+
+    @cached_property
+    def cutter(self) -> FaceCutter:
+        """The face cutter of ``recipe``, built on first use."""
+        from model.face_path import FaceCutter
+
+        return FaceCutter(self.recipe)
 
     def target(self, path: Path) -> Path:
         """Where the uncapped crop of a picture is cached."""
@@ -183,12 +193,10 @@ class FaceCropper:
         if not target.exists():
             import cv2
 
-            from model.face_path import cap
-
             crop = cv2.cvtColor(cv2.imread(str(uncapped)), cv2.COLOR_BGR2RGB)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.with_suffix(RECORD_SUFFIX).write_text(uncapped.with_suffix(RECORD_SUFFIX).read_text())
-            write_png(target, cap(crop, self.recipe))
+            write_png(target, self.cutter.cap(crop))
         return target
 
     def _uncapped(self, path: Path) -> Path | None:
@@ -199,24 +207,20 @@ class FaceCropper:
         record = target.with_suffix(RECORD_SUFFIX)
         if record.exists():  # recorded as faceless
             return None
-        from model.face_path import cut_faces, face_detector
         from model.imaging import InputError, decode_image, read_bytes
 
-        self._detector = self._detector or face_detector(self.recipe)
         try:
             data = read_bytes(path)
             rgb = decode_image(data)
         except InputError:
             found, rgb, data = [], None, b""
         else:
-            found = cut_faces(self._detector, rgb, self.recipe)
+            found = self.cutter.faces(rgb)
         details: dict[str, Any] = {"source": str(path)}
         if found:
             face, crop = found[0]
             height, width = rgb.shape[:2]
-            from model.preprocessing import square_box
-
-            left, top, cut_side, _ = square_box(face.box, rgb.shape, self.recipe.margin)
+            left, top, cut_side, _ = self.cutter.square(face.box, rgb.shape)
             details.update(width=width, height=height, bytes=len(data), box=list(face.box), score=face.score,
                            cut_side=cut_side,
                            landmarks=[[(x - left) / cut_side, (y - top) / cut_side] for x, y in face.landmarks])
@@ -361,7 +365,7 @@ def listed(domain: Domain, split_limits: dict[str, int], val_split: float = 0.2,
 
 
 def cache_faces(domains: list[Domain], cache_dir: str | Path, workers: int, split_limits: dict[str, int],
-                splits: tuple[str, ...], recipe: FaceRecipe = FACE_RECIPE, seed: int = 0) -> None:
+                splits: tuple[str, ...], recipe: FaceRecipe, seed: int = 0) -> None:
     """Cut every picture of the domains' ``splits`` into the face cache ahead of training or evaluation, in
     ``workers`` processes (each runs its own MTCNN); the trainer then finds every face cached."""
     import multiprocessing
@@ -385,6 +389,7 @@ def cache_faces(domains: list[Domain], cache_dir: str | Path, workers: int, spli
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
+    from model.face_recipe import FACE_RECIPE
     from train.config import TrainingError, read_config_file
     from train.flags import image_parser
 
@@ -412,7 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.test_per_class:
         limits["test"] = args.test_per_class
     cache_faces(domains, args.face_cache or flags.get("face_cache", "runs/face-cache"), args.workers, limits,
-                tuple(args.splits.split(",")), seed=flags.get("seed", 1337))
+                tuple(args.splits.split(",")), FACE_RECIPE, seed=flags.get("seed", 1337))
 
 
 if __name__ == "__main__":

@@ -65,13 +65,13 @@ def read_clips(data: Labelled, frames: int, image_size: int, recipe: FaceRecipe)
         return load_clips(data)
     from tqdm import tqdm
 
-    from model.face_path import face_detector
+    from model.face_path import FaceCutter
     from train.extract_faces import ClipError, extract_clip
 
-    detector, clips = face_detector(recipe), Clips([], [], [], [])
+    cutter, clips = FaceCutter(recipe), Clips([], [], [], [])
     for path, label in tqdm(list(zip(data.paths, data.labels)), desc="clips", unit="clip", file=sys.stderr):
         try:
-            sequence = extract_clip(path, detector, frames, extra_frames=0, image_size=image_size, recipe=recipe)
+            sequence = extract_clip(path, cutter, frames, extra_frames=0, image_size=image_size)
         except ClipError as error:
             raise TrainingError(f"{path}: {error}; fix or remove it and evaluate again") from None
         clips.faces.append(sequence.faces)

@@ -21,13 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE
+from model.architectures import VIDEO_IMAGE_SIZE
+from model.face_path import FaceCutter
 from model.face_recipe import FACE_RECIPE, FaceRecipe
-from model.face_path import cap, cut, face_detector, find_frame_faces
-from model.faces import FaceDetector
 from model.imaging import InputError
 from model.preprocessing import resize_faces
-from model.tracks import link_tracks
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
 from train.data import load_splits
 
@@ -48,6 +46,7 @@ class FaceSequence:
     indices: np.ndarray
     serving: np.ndarray
     frame_count: int
+    recipe: FaceRecipe
 
     def save(self, path: Path, label: int) -> None:
         """Write atomically, so that an interrupted run never leaves a half-written file behind."""
@@ -55,67 +54,47 @@ class FaceSequence:
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as handle:
             np.savez_compressed(handle, faces=self.faces, indices=self.indices, serving=self.serving,
-                                frame_count=self.frame_count, label=label, face_recipe=FACE_RECIPE.key())
+                                frame_count=self.frame_count, label=label, face_recipe=self.recipe.key())
         os.replace(partial, path)
 
 
-def _detect(detector: FaceDetector, frames: dict[int, np.ndarray], indices: list[int], side: int
-            ) -> dict[int, list]:
-    """Faces of the given frames, found as ``VideoDetector`` finds them (``model.face_path``)."""
-    return dict(zip(indices, find_frame_faces(detector, [frames[i] for i in indices], side)))
-
-
-def _main_track(indices: list[int], faces: dict[int, list]) -> dict[int, tuple[int, int, int, int]]:
-    """Frame index -> box of the main track (``model.tracks``) over ``indices``."""
-    tracks = link_tracks([[face.box for face in faces[i]] for i in indices])
-    if not tracks:
-        return {}
-    return {indices[frame]: faces[indices[frame]][face].box for frame, face in tracks[0].members}
-
-
-def extract_clip(path: str | Path, detector: FaceDetector, frames: int = VIDEO_FRAMES,
-                 extra_frames: int = EXTRA_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
-                 recipe: FaceRecipe = FACE_RECIPE) -> FaceSequence:
-    """The main face sequence of one clip, cut as ``model.video_detector`` cuts it: its sampled frames
-    (``model.video.spread``), faces by ``FaceDetector.detect_many``, main track by ``model.tracks``, then
-    ``model.face_path.cut`` and ``cap`` by ``recipe`` (a model's own, when evaluating it) and ``resize_faces``.
-    Extra frames follow the main track linked over all frames. Raises ``ClipError`` for unreadable clips and clips
-    where serving would find no face."""
+def extract_clip(path: str | Path, cutter: FaceCutter, frames: int | None = None,
+                 extra_frames: int = EXTRA_FRAMES, image_size: int = VIDEO_IMAGE_SIZE) -> FaceSequence:
+    """The main face sequence of one clip, cut by ``cutter`` as ``model.video_detector`` cuts it: the frames it
+    samples (``frames``, default: its recipe's), their faces and crops, the main track, then its ``cap`` and
+    ``resize_faces``. Extra frames follow the main track linked over all frames. Raises ``ClipError`` for
+    unreadable clips and clips where serving would find no face."""
+    frames = frames or cutter.recipe.frames
     try:
         clip = open_clip(path)
+        serving_wanted = cutter.sampled_indices(clip.frame_count, frames)
+        wanted = np.union1d(serving_wanted, spread(clip.frame_count, frames + extra_frames)) if extra_frames \
+            else serving_wanted
+        decoded = list(clip.frames_at(wanted))
     except InputError as error:
         raise ClipError(str(error)) from None
-    serving_wanted = np.unique(spread(clip.frame_count, frames))
-    wanted = np.union1d(serving_wanted, spread(clip.frame_count, frames + extra_frames)) if extra_frames \
-        else serving_wanted
-    try:
-        decoded = {frame.index: frame.rgb for frame in clip.frames_at(wanted)}
-    except InputError as error:
-        raise ClipError(str(error)) from None
-    served = [int(i) for i in serving_wanted if int(i) in decoded]
-    extra = [i for i in sorted(decoded) if i not in set(served)]
-    side = recipe.frame_detection_side
-    faces = {**_detect(detector, decoded, served, side), **_detect(detector, decoded, extra, side)}
-    boxes = _main_track(served, faces)
-    if not boxes:
+    serving_set = set(serving_wanted.tolist())
+    served = cutter.cut_frames(frame for frame in decoded if frame.index in serving_set)
+    extra = cutter.cut_frames(frame for frame in decoded if frame.index not in serving_set)
+    crops = cutter.main_face(served)
+    if not crops:
         raise ClipError("no face found")
-    serving = set(boxes)
+    serving = set(crops)
     if extra:  # training-only frames: the main track linked over every decoded frame
-        dense = _main_track(sorted(decoded), faces)
-        boxes.update({i: box for i, box in dense.items() if i not in serving})
-    indices = sorted(boxes)
-    crops = [resize_faces(cap(cut(decoded[i], boxes[i], recipe), recipe), image_size).numpy().astype(np.uint8)
-             for i in indices]
-    return FaceSequence(faces=np.stack(crops), indices=np.array(indices), serving=np.isin(indices, list(serving)),
-                        frame_count=clip.frame_count)
+        dense = cutter.main_face(sorted(served + extra, key=lambda frame: frame.index))
+        crops.update({i: crop for i, crop in dense.items() if i not in serving})
+    indices = sorted(crops)
+    faces = [resize_faces(cutter.cap(crops[i]), image_size).numpy().astype(np.uint8) for i in indices]
+    return FaceSequence(faces=np.stack(faces), indices=np.array(indices), serving=np.isin(indices, list(serving)),
+                        frame_count=clip.frame_count, recipe=cutter.recipe)
 
 
-def is_current(path: Path, image_size: int) -> bool:
-    """Whether a cached sequence was cut by today's face recipe at ``image_size`` (else it is rebuilt)."""
+def is_current(path: Path, image_size: int, recipe: FaceRecipe) -> bool:
+    """Whether a cached sequence was cut by ``recipe`` at ``image_size`` (else it is rebuilt)."""
     try:
         with np.load(path) as stored:
-            recipe = str(stored["face_recipe"]) if "face_recipe" in stored else None
-            return recipe == FACE_RECIPE.key() and stored["faces"].shape[1] == image_size
+            cut_by = str(stored["face_recipe"]) if "face_recipe" in stored else None
+            return cut_by == recipe.key() and stored["faces"].shape[1] == image_size
     except (OSError, ValueError, KeyError):
         return False
 
@@ -130,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="folder with Train/Validation/Test, each with Real/ and Fake/ "
                         "videos (or one Real/+Fake/ folder)")
     parser.add_argument("--out", required=True, help="cache folder (same layout, one .npz per clip)")
-    parser.add_argument("--frames", type=int, default=VIDEO_FRAMES, help="frames the video model sees per clip")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames serving samples per clip (default: the face recipe's)")
     parser.add_argument("--extra-frames", type=int, default=EXTRA_FRAMES,
                         help="additional spread frames kept for training-time resampling")
     parser.add_argument("--image-size", type=int, default=VIDEO_IMAGE_SIZE)
@@ -146,18 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     jobs = sorted({(Path(p), y) for split in splits.values() for p, y in zip(split.paths, split.labels)})
-    detector = face_detector()
+    cutter = FaceCutter(FACE_RECIPE)
     done = skipped = kept = stale = 0
     progress = tqdm(jobs, desc="clips", unit="clip", file=sys.stderr)
     for video, label in progress:
         target = cache_path(out, data_root, video)
         if target.exists():
-            if is_current(target, args.image_size):
+            if is_current(target, args.image_size, cutter.recipe):
                 kept += 1
                 continue
             stale += 1
         try:
-            sequence = extract_clip(video, detector, args.frames, args.extra_frames, args.image_size)
+            sequence = extract_clip(video, cutter, args.frames, args.extra_frames, args.image_size)
         except (ClipError, cv2.error) as error:
             skipped += 1
             progress.write(f"skipped {video}: {error}", file=sys.stderr)

@@ -143,7 +143,7 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
                                   "weight_decay": config.weight_decay, "warmup_steps": config.warmup_steps,
                                   "batch_norm": config.batch_norm})
     record = replace(
-        record, image_size=image_size, face_recipe=FACE_RECIPE, shortcut_audit=audit, command=config.command,
+        record, image_size=image_size, face_recipe=cropper.cutter.recipe, shortcut_audit=audit, command=config.command,
         data=[{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains], training=training,
         counts={name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()})
     record = calibrate(record, model, validation, people=people_reals(splits["validation"], per_domain),

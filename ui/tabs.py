@@ -18,7 +18,6 @@ from typing import Any
 
 import gradio as gr
 
-from model.faces import FaceDetector
 from model.image_detector import FaceScorer, ImageDetector
 from model.imaging import InputError, read_image
 from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveScorer, RollingVerdict
@@ -58,7 +57,7 @@ def start_services(image_model_path: str | Path, video_model_path: str | Path, r
     """Load the image model and warm it and the face finder up (the first request is then fast), and start loading
     the video model in the background (its graph takes many seconds on a CPU). Raises ``FileNotFoundError``,
     ``ValueError`` or ``OSError`` when the image model cannot be loaded."""
-    image = ImageDetector(FaceScorer(image_model_path), FaceDetector())
+    image = ImageDetector(FaceScorer(image_model_path))
     if (EXAMPLES / "astronaut.jpg").exists():
         image.analyze_file(EXAMPLES / "astronaut.jpg")
     videos: Future[VideoDetector] = Future()
@@ -68,10 +67,10 @@ def start_services(image_model_path: str | Path, video_model_path: str | Path, r
 
 
 def _load_video_detector(image: ImageDetector, path: str | Path) -> VideoDetector:
-    """The video detector sharing the image model and the face finder, warmed on the example clip."""
+    """The video detector sharing the image model (and the face finder's networks), warmed on the example clip."""
     started = time.monotonic()
     try:
-        detector = VideoDetector(image.scorer, path, faces=image.faces)
+        detector = VideoDetector(image.scorer, path)
         if (EXAMPLES / "astronaut_clip.webm").exists():
             detector.analyze_file(EXAMPLES / "astronaut_clip.webm", model=detector.available_models[0])
     except Exception:
