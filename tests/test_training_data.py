@@ -4,6 +4,7 @@ quality augmentation that ignores the label, and self-blended pseudo-fakes."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -216,10 +217,10 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     from model.face_path import FaceCutter
     from model.image_detector import FaceScorer, ImageDetector
     from model.imaging import read_image
-    from model.store import read_metadata, write_metadata
+    from model.store import ModelInfo, write_metadata
 
     model = shutil.copy(small_image_model, tmp_path / "trained_with_the_recipe.keras")
-    write_metadata(model, {**read_metadata(small_image_model), "face_recipe": FACE_RECIPE.to_json()})
+    write_metadata(model, replace(ModelInfo.read(small_image_model), face_recipe=FACE_RECIPE))
     serving = ImageDetector(FaceScorer(model))
 
     root = tmp_path / "photos"

@@ -14,7 +14,7 @@ import pytest
 from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer
 from model.preprocessing import resize_faces
-from model.store import read_metadata, write_metadata
+from model.store import ModelInfo, write_metadata
 from model.video_detector import VideoDetector, VideoModel
 from tests.conftest import save_lite_image_model
 from tests.test_video_io import numbered_frames, set_webm_duration, write_clip
@@ -44,7 +44,7 @@ def face_frames(photo: np.ndarray, count: int, width: int = 320, height: int = 2
 def video_model_path(tmp_path_factory) -> Path:
     """A real, untrained video model small enough for tests: 4 frames of 32-pixel faces."""
     from model.architectures import build_video_model
-    from model.store import ModelInfo, save_model
+    from model.store import save_model
 
     path = tmp_path_factory.mktemp("models") / "video_model.keras"
     network = build_video_model(frames=4, image_size=32, lstm_units=8)
@@ -123,7 +123,6 @@ def test_short_sequences_are_filled_by_repeating_faces(detector, astronaut):
 def test_scores_go_through_the_stored_clip_and_frame_calibrations(video_model_path, tmp_path, astronaut):
     """Known answer: a calibration with slope 0 maps every score to sigmoid(intercept)."""
     from model.calibration import Calibration
-    from model.store import ModelInfo, write_metadata
 
     path = tmp_path / "video_model.keras"
     path.write_bytes(video_model_path.read_bytes())
@@ -151,7 +150,7 @@ def lite_models(tmp_path_factory) -> tuple[Path, Path]:
     way ``train.video --encoder IMAGE_MODEL`` builds one: the image model's backbone and head run every frame."""
     from model.architectures import assemble_video_model, build_sequence_head, frame_model_from_face_model
     from model.backbones import BACKBONES
-    from model.store import ModelInfo, save_model
+    from model.store import save_model
 
     folder = tmp_path_factory.mktemp("lite")
     face, image = save_lite_image_model(folder / "image_model.keras", 32)
@@ -216,7 +215,7 @@ def test_a_video_detector_finds_and_samples_faces_by_its_video_models_recipe(sco
                                                                              tmp_path):
     recipe = replace(FaceRecipe(), min_confidence=0.97, frame_detection_side=256, frames=6)
     path = shutil.copy(video_model_path, tmp_path / "video_model.keras")
-    write_metadata(path, {**read_metadata(video_model_path), "face_recipe": recipe.to_json()})
+    write_metadata(path, replace(ModelInfo.read(video_model_path), face_recipe=recipe))
     detector = VideoDetector(scorer, path)
     assert detector.cutter.recipe == recipe != scorer.recipe  # not the image model's face finder
     faces = detector.cutter.detector
