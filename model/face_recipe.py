@@ -19,14 +19,15 @@ class FaceRecipe:
     ``min_confidence``: MTCNN's lowest accepted face score; ``frames``: frames sampled per clip;
     ``crop_ceiling``: crops larger than this many pixels on a side are shrunk to it (area averaging,
     ``model.face_path.cap``) where the model takes them, so that a sharp press photo and a soft web photo reach the
-    model at one resolution at most (None: no ceiling, the recipe of models trained before it existed)."""
+    model at one resolution at most (None: no ceiling, the recipe of models trained before it existed).
+    The defaults are the recipe new models are trained with; older files' recipes are read by ``model.store.upgrade``."""
 
     margin: float = 1.15
     detection_side: int = 480
     frame_detection_side: int = 320  # 3x faster than 480 for 720p frames; misses faces under ~1/40 of the width
     min_confidence: float = 0.90
     frames: int = 20
-    crop_ceiling: int | None = None
+    crop_ceiling: int | None = 128  # most training sources' faces are larger, so resolution says little
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +41,3 @@ class FaceRecipe:
         ceiling share one cache of uncapped crops."""
         cutting = {name: getattr(self, name) for name in ("margin", "detection_side", "min_confidence")}
         return hashlib.sha1(json.dumps(cutting, sort_keys=True).encode()).hexdigest()[:12]
-
-
-CROP_CEILING = 128  # most training sources' faces are larger, so resolution says little; chosen, not yet swept
-FACE_RECIPE = FaceRecipe(crop_ceiling=CROP_CEILING)

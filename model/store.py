@@ -184,7 +184,8 @@ def upgrade(metadata: dict[str, Any], input_shape: tuple[int | None, ...] | None
     summary's flat keys go into ``training``, an empty calibration and null values are left out; the loaded
     network's ``input_shape`` and name fill in ``kind``, ``image_size``, ``frames`` and ``architecture`` (a 5-D
     input is a video model's ``(batch, frames, size, size, 3)``), and a video model without them gets identity
-    per-frame calibration and its ``sequence`` clip score. Values are kept as they are."""
+    per-frame calibration and its ``sequence`` clip score; a recipe without a crop ceiling (or no recipe) had none.
+    Values are kept as they are."""
     stored = {key: value for key, value in metadata.items() if value is not None}
     threshold = stored.pop("threshold", None)
     fake_from = float(stored.get("fake_from", 0.5 if threshold is None else threshold))
@@ -192,6 +193,8 @@ def upgrade(metadata: dict[str, Any], input_shape: tuple[int | None, ...] | None
     for key in ("calibration", "frame_calibration"):
         if not stored.get(key, True):
             del stored[key]
+    # a file saved before its recipe (or the crop ceiling) was recorded cut faces without a ceiling
+    stored["face_recipe"] = {"crop_ceiling": None, **stored.get("face_recipe", {})}
     clip = input_shape is not None and len(input_shape) == 5
     stored.setdefault("kind", "video" if clip else "image")
     stored.setdefault("architecture", network or stored["kind"])

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.face_recipe import FACE_RECIPE, FaceRecipe
+from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer, ImageDetector
 from model.store import ModelInfo, upgrade, write_metadata
 from train import domains, extract_faces
@@ -16,32 +16,32 @@ from train.extract_faces import FaceSequence
 
 
 def test_a_recipe_round_trips_through_metadata_and_older_models_get_the_defaults():
-    wider = replace(FACE_RECIPE, margin=1.5)
+    wider = replace(FaceRecipe(), margin=1.5)
     assert ModelInfo.from_json(upgrade({"face_recipe": wider.to_json()})).face_recipe == wider
-    assert ModelInfo.from_json(upgrade({})).face_recipe == FaceRecipe()  # older models: no crop ceiling
-    assert FaceRecipe().crop_ceiling is None and FACE_RECIPE.crop_ceiling == 128
-    assert wider.key() != FACE_RECIPE.key() and wider.cut_key() != FACE_RECIPE.cut_key()
-    assert replace(FACE_RECIPE, crop_ceiling=None).cut_key() == FACE_RECIPE.cut_key()  # one cache of cut faces
+    assert ModelInfo.from_json(upgrade({})).face_recipe == FaceRecipe(crop_ceiling=None)  # older models: no ceiling
+    assert ModelInfo(kind="image", architecture="meso4").face_recipe.crop_ceiling == 128  # new models: the ceiling
+    assert wider.key() != FaceRecipe().key() and wider.cut_key() != FaceRecipe().cut_key()
+    assert replace(FaceRecipe(), crop_ceiling=None).cut_key() == FaceRecipe().cut_key()  # one cache of cut faces
 
 
 def test_serving_cuts_faces_by_the_recipe_of_the_model_it_loaded(small_image_model, tmp_path, astronaut):
     wide_model = shutil.copy(small_image_model, tmp_path / "wide.keras")
-    write_metadata(wide_model, replace(ModelInfo.read(small_image_model), face_recipe=replace(FACE_RECIPE, margin=1.5)))
+    write_metadata(wide_model, replace(ModelInfo.read(small_image_model), face_recipe=replace(FaceRecipe(), margin=1.5)))
     plain = ImageDetector(FaceScorer(small_image_model)).analyze(astronaut)
     wide = ImageDetector(FaceScorer(wide_model)).analyze(astronaut)
     ratio = wide.faces[0].size_px / plain.faces[0].size_px
-    assert abs(ratio - 1.5 / FACE_RECIPE.margin) < 0.05
+    assert abs(ratio - 1.5 / FaceRecipe().margin) < 0.05
 
 
 def test_a_changed_recipe_invalidates_the_training_caches(tmp_path):
     picture = tmp_path / "portrait.jpg"
     picture.write_bytes(b"x")
-    before = domains.FaceCropper(tmp_path / "cache", FACE_RECIPE).target(picture)
+    before = domains.FaceCropper(tmp_path / "cache", FaceRecipe()).target(picture)
     sequence = tmp_path / "clip.npz"
-    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2, FACE_RECIPE).save(sequence, 1)
-    assert extract_faces.is_current(sequence, 8, FACE_RECIPE)
-    assert not extract_faces.is_current(sequence, 16, FACE_RECIPE)
+    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2, FaceRecipe()).save(sequence, 1)
+    assert extract_faces.is_current(sequence, 8, FaceRecipe())
+    assert not extract_faces.is_current(sequence, 16, FaceRecipe())
 
-    changed = replace(FACE_RECIPE, margin=1.3)
+    changed = replace(FaceRecipe(), margin=1.3)
     assert domains.FaceCropper(tmp_path / "cache", changed).target(picture) != before
     assert not extract_faces.is_current(sequence, 8, changed)  # cut by another recipe: extracted again

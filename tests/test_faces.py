@@ -5,16 +5,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FaceRecipe
 from model.faces import FaceDetector
 from model.preprocessing import crop_face, resize_faces, square_box
 
-MARGIN = FACE_RECIPE.margin
+MARGIN = FaceRecipe().margin
 
 
-def recipe_detector(detection_side: int = FACE_RECIPE.detection_side) -> FaceDetector:
+def recipe_detector(detection_side: int = FaceRecipe().detection_side) -> FaceDetector:
     """A detector with the face recipe's confidence, searching pictures at ``detection_side``."""
-    return FaceDetector(detection_side, FACE_RECIPE.min_confidence)
+    return FaceDetector(detection_side, FaceRecipe().min_confidence)
 
 
 def test_finds_the_astronauts_face(astronaut):

@@ -5,7 +5,6 @@ tests in test_app.py call the same functions through Gradio."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
 from pathlib import Path
 
 import gradio as gr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model.calibration import Thresholds
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FaceRecipe
 from tests.conftest import write_rgb
 from train.audit import changed_crops, shortcut_audit
 from train.calibration import for_people
@@ -69,7 +69,7 @@ def astronaut_variants(astronaut) -> list[np.ndarray]:
 def test_the_audit_flags_a_domain_whose_classes_differ_only_in_size(tmp_path, astronaut_variants):
     """The same faces in both classes, the fakes saved larger: trivial features tell them apart (flagged); saved at
     one size, they cannot (not flagged)."""
-    cropper = FaceCropper(tmp_path / "cache", FACE_RECIPE, quiet=True)
+    cropper = FaceCropper(tmp_path / "cache", FaceRecipe(), quiet=True)
 
     def domain(name: str, fake_side: int) -> Labelled:
         paths, labels = [], []
@@ -92,14 +92,14 @@ def test_the_audit_flags_a_domain_whose_classes_differ_only_in_size(tmp_path, as
 def test_harmless_changes_cut_the_same_face_again(astronaut):
     from model.face_path import FaceCutter
 
-    box = FaceCutter(FACE_RECIPE).detector.detect(astronaut)[0].box
-    crops = changed_crops(astronaut, box, FACE_RECIPE)
+    box = FaceCutter(FaceRecipe()).detector.detect(astronaut)[0].box
+    crops = changed_crops(astronaut, box, FaceRecipe())
     assert set(crops) >= {"as given", "greyscale", "JPEG 50", "half size", "mirrored", "margin +15 %"}
     given = crops["as given"]
     assert np.array_equal(crops["mirrored"], given[:, ::-1])
     grey = crops["greyscale"]
     assert np.array_equal(grey[..., 0], grey[..., 1]) and not np.array_equal(grey, given)
-    assert crops["half size"].shape[0] < given.shape[0] or given.shape[0] == FACE_RECIPE.crop_ceiling
+    assert crops["half size"].shape[0] < given.shape[0] or given.shape[0] == FaceRecipe().crop_ceiling
 
 
 def test_the_fake_threshold_rises_until_few_real_photos_of_people_are_called_fake():

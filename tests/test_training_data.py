@@ -14,7 +14,7 @@ import tensorflow as tf
 from model.preprocessing import resize_faces
 from tests.conftest import write_rgb
 from train.augment import QualityAugmentation, gaussian_blur, harmless_view
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FaceRecipe
 from train.data import Labelled, Shard, mixed_dataset, read_record, stream_weights
 from train.domains import LARGE_PICTURE, PICTURE, SELF_BLENDED, FaceCropper, domains_from_args, load_domains, read_spec
 from train.self_blend import face_mask, self_blend
@@ -159,7 +159,7 @@ def test_jittered_frames_keep_order_and_stretch_dropped_frames_like_serving():
 def test_self_blended_face_changes_inside_the_mask_only(astronaut):
     from model.face_path import FaceCutter
 
-    cutter = FaceCutter(FACE_RECIPE)
+    cutter = FaceCutter(FaceRecipe())
     found = cutter.detector.detect(astronaut)[0]
     face = np.asarray(resize_faces(cutter.cut(astronaut, found.box), 256), np.uint8)
     rng = np.random.default_rng(7)
@@ -180,7 +180,7 @@ def test_the_blending_mask_follows_the_face_outline_from_its_five_points(astrona
     leaves the crop's corners (hair, neck and collar beside the face) untouched."""
     from model.face_path import FaceCutter
 
-    cutter = FaceCutter(FACE_RECIPE)
+    cutter = FaceCutter(FaceRecipe())
     found = cutter.detector.detect(astronaut)[0]
     left, top, side, _ = cutter.square(found.box, astronaut.shape)
     points = [[(x - left) / side, (y - top) / side] for x, y in found.landmarks]
@@ -220,7 +220,7 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     from model.store import ModelInfo, write_metadata
 
     model = shutil.copy(small_image_model, tmp_path / "trained_with_the_recipe.keras")
-    write_metadata(model, replace(ModelInfo.read(small_image_model), face_recipe=FACE_RECIPE))
+    write_metadata(model, replace(ModelInfo.read(small_image_model), face_recipe=FaceRecipe()))
     serving = ImageDetector(FaceScorer(model))
 
     root = tmp_path / "photos"
@@ -231,7 +231,7 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     cv2.imwrite(str(root / "Train" / "Fake" / "no_face.png"), cv2.resize(cv2.imread(str(faceless_path)), (640, 480)))
     for label in ("Real", "Fake"):
         write_rgb(root / "Validation" / label / "small.png", small)
-    cropper = FaceCropper(tmp_path / "cache", FACE_RECIPE, quiet=True)
+    cropper = FaceCropper(tmp_path / "cache", FaceRecipe(), quiet=True)
     domains = domains_from_args([str(root)], None)
     train = load_domains(domains, cropper)["train"][0]
     assert sorted(train.origin) == [PICTURE, PICTURE, LARGE_PICTURE]  # the faceless picture is left out
@@ -244,7 +244,7 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     for source, expected in served.items():
         cached = cv2.cvtColor(cv2.imread(by_source[str(source)]), cv2.COLOR_BGR2RGB)
         np.testing.assert_array_equal(cached, expected)  # the very crop serving cuts, capped alike
-        assert cached.shape[0] <= FACE_RECIPE.crop_ceiling
+        assert cached.shape[0] <= FaceRecipe().crop_ceiling
     assert len(read_record(by_source[str(portrait)])["landmarks"]) == 5
     before = sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "cache").rglob("*.png"))
     again = load_domains(domains, cropper)["train"][0]
@@ -257,7 +257,7 @@ def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_tra
     for split in ("Train", "Validation"):
         for index in range(2):
             write_rgb(root / split / "Real" / f"{index}.png", np.roll(astronaut, 8 * index, axis=1))
-    cropper = FaceCropper(tmp_path / "cache", FACE_RECIPE, quiet=True)
+    cropper = FaceCropper(tmp_path / "cache", FaceRecipe(), quiet=True)
     splits = load_domains(domains_from_args([str(root)], None), cropper)
     assert splits["train"][0].data.counts() == {"real": 2, "fake": 0}  # made while training, beside their reals
     validation = splits["validation"][0]

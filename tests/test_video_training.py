@@ -17,7 +17,7 @@ from model.preprocessing import resize_faces
 from model.calibration import Calibration
 from model.store import ModelInfo, Stage, load_served_model, write_metadata
 from model.video import spread
-from model.face_recipe import FACE_RECIPE
+from model.face_recipe import FaceRecipe
 from train import evaluate, extract_faces, video
 from train.extract_faces import FaceSequence
 from train.sequences import random_subset
@@ -79,8 +79,8 @@ def test_extract_faces_caches_serving_crops_resumes_and_skips_corrupt_clips(tiny
     capture = cv2.VideoCapture(str(tiny_videos / "Real" / "astronaut_real.mp4"))
     _, first = capture.read()
     rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
-    cutter = FaceCutter(FACE_RECIPE)
-    box = cutter.detector.detect_many([rgb], FACE_RECIPE.frame_detection_side)[0][0].box
+    cutter = FaceCutter(FaceRecipe())
+    box = cutter.detector.detect_many([rgb], FaceRecipe().frame_detection_side)[0][0].box
     expected = resize_faces(cutter.cap(cutter.cut(rgb, box)), SIZE).numpy().astype(np.uint8)
     np.testing.assert_array_equal(stored["faces"][0], expected)
 
@@ -115,7 +115,7 @@ def tiny_sequences(tmp_path_factory) -> Path:
                 if label:
                     faces = np.stack([cv2.GaussianBlur(face, (5, 5), 0) for face in faces])
                 FaceSequence(faces=faces, indices=np.arange(0, 12, 2), serving=np.array([1, 0, 1, 1, 0, 1], bool),
-                             frame_count=12, recipe=FACE_RECIPE).save(root / split / name / f"{index}.npz", label)
+                             frame_count=12, recipe=FaceRecipe()).save(root / split / name / f"{index}.npz", label)
     return root
 
 

@@ -389,7 +389,7 @@ def cache_faces(domains: list[Domain], cache_dir: str | Path, workers: int, spli
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    from model.face_recipe import FACE_RECIPE
+    from model.face_recipe import FaceRecipe
     from train.config import TrainingError, read_config_file
     from train.flags import image_parser
 
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.test_per_class:
         limits["test"] = args.test_per_class
     cache_faces(domains, args.face_cache or flags.get("face_cache", "runs/face-cache"), args.workers, limits,
-                tuple(args.splits.split(",")), FACE_RECIPE, seed=flags.get("seed", 1337))
+                tuple(args.splits.split(",")), FaceRecipe(), seed=flags.get("seed", 1337))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 
 from model.architectures import VIDEO_IMAGE_SIZE
 from model.face_path import FaceCutter
-from model.face_recipe import FACE_RECIPE, FaceRecipe
+from model.face_recipe import FaceRecipe
 from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     jobs = sorted({(Path(p), y) for split in splits.values() for p, y in zip(split.paths, split.labels)})
-    cutter = FaceCutter(FACE_RECIPE)
+    cutter = FaceCutter(FaceRecipe())
     done = skipped = kept = stale = 0
     progress = tqdm(jobs, desc="clips", unit="clip", file=sys.stderr)
     for video, label in progress:

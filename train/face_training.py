@@ -18,7 +18,6 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from model.backbones import BACKBONES, set_backbone_trainable
-from model.face_recipe import FACE_RECIPE
 from model.store import ModelInfo, Training, save_model
 from train.calibration import calibrate
 from train.common import add_view_consistency, compile_binary, fit, make_strategy
@@ -94,7 +93,7 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     strategy = make_strategy(config.strategy)  # before any TensorFlow op (face cutting runs some): collectives need it
     try:
         domains = domains_from_args(list(config.data), config.data_spec, config.data_tables)
-        cropper = FaceCropper(config.face_cache, FACE_RECIPE)
+        cropper = FaceCropper(config.face_cache, record.face_recipe)
         splits = load_domains(domains, cropper, config.val_split, config.seed, config.limit_per_class,
                               splits=("train", "validation", "test") if config.test else ("train", "validation"),
                               split_limits={"validation": config.val_per_class})

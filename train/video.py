@@ -42,7 +42,6 @@ from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZ
                                  assemble_video_model, build_frame_model, build_sequence_head,
                                  frame_model_at, frame_model_from_face_model, is_face_model)
 from model.backbones import BACKBONES
-from model.face_recipe import FACE_RECIPE
 from model.store import ModelInfo, Stage, Training, load_network, load_served_model, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
@@ -158,7 +157,7 @@ def video_record(config: VideoConfig, encoder: str, image_size: int, frames: int
                  frame_head: str, augmented_views: int | None = None) -> ModelInfo:
     """The record a video stage starts: the model's shape and recipe, its lineage and this stage's settings."""
     return ModelInfo(kind="video", architecture=f"{encoder}_bilstm", frames=frames, image_size=image_size,
-                     face_recipe=FACE_RECIPE, lineage=stages,
+                     lineage=stages,
                      training=Training(stage=config.stage, lstm_units=config.lstm_units, frame_head=frame_head,
                                        augmented_views=augmented_views))
 
