@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from model.face_recipe import FaceRecipe
+from train.augment import HALF_SIZE, JPEG_QUALITIES, MARGIN_CHANGE, WHITE_BALANCE
 from train.data import Labelled, read_record
 
 FLAG_AUC = 0.70
@@ -27,8 +28,6 @@ FOLDS = 5
 SOURCE_FEATURES = ("bytes", "width", "height", "aspect", "jpeg_quality", "box_share", "box_x", "box_y", "cut_side")
 CROP_FEATURES = ("mean_red", "mean_green", "mean_blue", "sharpness")
 INVARIANCE_FACES = 150  # real faces per domain
-WHITE_BALANCE = 0.10
-MARGIN_CHANGE = 0.15
 
 
 def face_features(crop_path: str) -> dict[str, float]:
@@ -119,9 +118,8 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 # scale, mirror).
 PICTURE_CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "greyscale": _grey, "white balance +10 %": _white_balance(WHITE_BALANCE),
-    "white balance -10 %": _white_balance(-WHITE_BALANCE), "JPEG 90": _jpeg(90), "JPEG 70": _jpeg(70),
-    "JPEG 50": _jpeg(50)}
-CUT_CHANGES = {"half size": (0.5, 1.0, False), "mirrored": (1.0, 1.0, True),
+    "white balance -10 %": _white_balance(-WHITE_BALANCE), **{f"JPEG {q}": _jpeg(q) for q in JPEG_QUALITIES}}
+CUT_CHANGES = {"half size": (HALF_SIZE, 1.0, False), "mirrored": (1.0, 1.0, True),
                "margin +15 %": (1.0, 1 + MARGIN_CHANGE, False), "margin -15 %": (1.0, 1 - MARGIN_CHANGE, False)}
 
 

@@ -27,12 +27,12 @@ BLUR_SIGMA = (0.4, 2.2)
 SHARPEN_AMOUNT = (0.3, 1.5)
 SHARPEN_SIGMA = (0.8, 2.0)
 MIN_NOISE = 1.0  # Gaussian noise σ from MIN_NOISE to QualityAugmentation.max_noise (0–255)
-# Harmless views (``harmless_view``): the changes the invariance audit makes to real faces, which must not move
-# the verdict; each view is one of them, mirrored or not.
-VIEW_GAIN = 0.1  # ± per colour channel: white balance ±10 %
-VIEW_JPEG_QUALITY = (50, 91)
-VIEW_SHRINK = 0.5  # half size and back
-VIEW_MIN_CROP = 0.87  # the face cut with up to 15 % less margin
+# The harmless changes, named once: the invariance audit (``train.audit``) makes them to real faces and the
+# view-consistency loss trains on them (``harmless_view``, each view one of them, mirrored or not).
+WHITE_BALANCE = 0.10  # ± per colour channel
+JPEG_QUALITIES = (90, 70, 50)
+HALF_SIZE = 0.5  # the picture's side, then back
+MARGIN_CHANGE = 0.15  # ± share of the crop's margin
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,14 @@ def harmless_view(face: tf.Tensor) -> tf.Tensor:
     50–90, half size, a tighter cut: one of them), mirrored half of the time; uint8 of the same shape."""
     size = tf.shape(face)[:2]
     x = _maybe(0.5, tf.cast(face, tf.float32), lambda v: tf.reverse(v, axis=[1]))
-    crop = tf.random.uniform((), VIEW_MIN_CROP, 1.0)
+    crop = tf.random.uniform((), 1.0 / (1.0 + MARGIN_CHANGE), 1.0)
     box = tf.stack([(1.0 - crop) / 2, (1.0 - crop) / 2, (1.0 + crop) / 2, (1.0 + crop) / 2])[None]
     changes = [
         lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(x)),
-        lambda: tf.clip_by_value(x * tf.random.uniform((3,), 1.0 - VIEW_GAIN, 1.0 + VIEW_GAIN), 0.0, 255.0),
+        lambda: tf.clip_by_value(x * tf.random.uniform((3,), 1.0 - WHITE_BALANCE, 1.0 + WHITE_BALANCE), 0.0, 255.0),
         lambda: tf.cast(tf.image.adjust_jpeg_quality(tf.cast(x, tf.uint8),
-                                                     tf.random.uniform((), *VIEW_JPEG_QUALITY, tf.int32)), tf.float32),
-        lambda: tf.image.resize(tf.image.resize(x, tf.cast(tf.cast(size, tf.float32) * VIEW_SHRINK, tf.int32),
+                                                     tf.random.uniform((), min(JPEG_QUALITIES), max(JPEG_QUALITIES) + 1, tf.int32)), tf.float32),
+        lambda: tf.image.resize(tf.image.resize(x, tf.cast(tf.cast(size, tf.float32) * HALF_SIZE, tf.int32),
                                                 antialias=True), size),
         lambda: tf.image.crop_and_resize(x[None], box, [0], size)[0],
     ]
