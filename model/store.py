@@ -68,6 +68,7 @@ class Training:
     optimizer: dict[str, Any] | None = None
     self_blend_share: float | None = None
     view_consistency: float | None = None
+    view_consistency_on: str | None = None  # "real" or "all" faces
     lstm_units: int | None = None
     augmented_views: int | None = None
     frame_head: str | None = None

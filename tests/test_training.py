@@ -252,7 +252,7 @@ def test_a_fine_tune_that_changes_the_objective_keeps_an_epoch_without_scoring_t
     info = ModelInfo.read(tmp_path / "model.keras")
     assert not (tmp_path / "start.json").exists()
     assert info.training.selected_epoch == 1 and info.training.start_val_auc is None
-    assert info.training.view_consistency == 2.0
+    assert info.training.view_consistency == 2.0 and info.training.view_consistency_on == "real"
 
 
 def _separable(count: int = 64) -> tf.data.Dataset:
@@ -269,15 +269,17 @@ def _one_weight_model(weight: float) -> keras.Model:
     return model
 
 
-def test_view_consistency_adds_the_weighted_squared_gap_between_faces_and_views_to_the_training_loss_only():
+@pytest.mark.parametrize("on, counted", [("all", [0, 1]), ("real", [1])])
+def test_view_consistency_adds_the_weighted_squared_gap_between_faces_and_views_to_the_training_loss_only(
+        on, counted):
     model = _one_weight_model(1.0)
-    add_view_consistency(model, 10.0)
+    add_view_consistency(model, 10.0, on)
     x = np.array([[0.5], [-0.5], [0.2], [-0.1]], np.float32)  # faces (0.5, -0.5), their views (0.2, -0.1)
-    y = np.array([1.0, 0.0, 1.0, 0.0], np.float32)
+    y = np.array([1.0, 0.0, 1.0, 0.0], np.float32)  # the first face fake, the second real
     y_pred = model(x)
     plain = float(model.compute_loss(x, y, y_pred, training=False))
     faces, views = y_pred.numpy()[:2, 0], y_pred.numpy()[2:, 0]
-    gap = float(np.mean((faces - views) ** 2))
+    gap = float(np.mean((faces[counted] - views[counted]) ** 2))
     assert gap > 0.001
     assert float(model.compute_loss(x, y, y_pred, training=True)) == pytest.approx(plain + 10.0 * gap, rel=1e-5)
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.store import ModelInfo, Stage
-from train.config import MIN_LR, REDUCE_LR_FACTOR, FitSettings, TrainingError
+from train.config import MIN_LR, REDUCE_LR_FACTOR, FitSettings, TrainingError, ViewFaces
 from train.data import class_weights
 
 
@@ -73,11 +73,12 @@ def compile_binary(model: keras.Model, lr: float | keras.optimizers.schedules.Le
                   metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")])
 
 
-def add_view_consistency(model: keras.Model, weight: float) -> None:
+def add_view_consistency(model: keras.Model, weight: float, on: ViewFaces = "real") -> None:
     """Add to ``model``'s training loss ``weight`` × the mean squared gap between its probability for each face of
     the batch's first half and for its harmless view, the face at the same place in the second half (batches of
     ``train.data.mixed_dataset(views=True)``): a verdict that greyscale, white balance, JPEG, size or a tighter
-    cut moves is penalised where it is made. Validation losses are left as they are."""
+    cut moves is penalised where it is made. ``on``: the mean over the real faces only (a self-blend's colour
+    mismatch is evidence the fake may keep), or over every face. Validation losses are left as they are."""
     plain = model.compute_loss
 
     def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -85,7 +86,11 @@ def add_view_consistency(model: keras.Model, weight: float) -> None:
         if not training:
             return loss
         faces, views = tf.split(y_pred, 2)
-        return loss + weight * tf.reduce_mean(tf.square(faces - views))
+        counted = tf.ones_like(faces)
+        if on == "real":
+            counted = 1.0 - tf.reshape(tf.split(tf.cast(y, faces.dtype), 2)[0], tf.shape(faces))
+        gap = tf.reduce_sum(counted * tf.square(faces - views)) / tf.maximum(tf.reduce_sum(counted), 1.0)
+        return loss + weight * gap
 
     model.compute_loss = compute_loss
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,6 +23,7 @@ REDUCE_LR_FACTOR = 0.5  # the plateau schedule: the rate is halved after patienc
 MIN_LR = 1e-6
 
 Config = TypeVar("Config", bound="TrainConfig")
+ViewFaces = Literal["real", "all"]  # the faces whose verdicts the view-consistency loss holds to their views
 
 
 class TrainingError(ValueError):
@@ -124,6 +125,7 @@ class FaceTrainConfig(TrainConfig):
 
     self_blend_share: float
     view_consistency: float
+    view_consistency_on: ViewFaces
     steps_per_epoch: int | None
     val_per_class: int
     face_cache: str

@@ -127,7 +127,7 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
               if config.lr_schedule == "cosine" else config.lr)
         compile_binary(model, lr, config.weight_decay)
         if config.view_consistency > 0:
-            add_view_consistency(model, config.view_consistency)
+            add_view_consistency(model, config.view_consistency, config.view_consistency_on)
     validation = pooled(per_domain)
     val_ds = image_dataset(validation, image_size, batch, training=False)
     several = len(per_domain) > 1
@@ -137,7 +137,9 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
                          start_is_candidate=start_is_candidate)
 
     training = replace(record.training or Training(), **summary, self_blend_share=config.self_blend_share,
-                       view_consistency=config.view_consistency, steps_per_epoch=steps, batch_size=batch,
+                       view_consistency=config.view_consistency,
+                       view_consistency_on=config.view_consistency_on if config.view_consistency else None,
+                       steps_per_epoch=steps, batch_size=batch,
                        optimizer={"lr": config.lr, "lr_schedule": config.lr_schedule,
                                   "weight_decay": config.weight_decay, "warmup_steps": config.warmup_steps,
                                   "batch_norm": config.batch_norm})

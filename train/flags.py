@@ -81,6 +81,9 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
                         help="half of every batch is a harmless view of the other half (greyscale, white balance, "
                         "JPEG 50-90, half size or a tighter cut; mirrored or not), and WEIGHT times the mean squared "
                         "gap between a face's and its view's probability is added to the loss (default 0: off)")
+    parser.add_argument("--view-consistency-on", choices=("real", "all"), default="real",
+                        help="the faces whose gap counts: real faces only (default; a self-blend's colour mismatch is "
+                        "evidence a fake may keep) or every face")
     parser.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                         help="score the domains' Test splits at the end (--no-test in recipe sweeps, which must "
                         "select on Validation only)")
