@@ -8,7 +8,6 @@ the heatmap (1 = pushed hardest towards fake). Each model gets one compiled func
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import keras
@@ -16,7 +15,6 @@ import numpy as np
 import tensorflow as tf
 
 from model.architectures import SEQUENCE_LAYER_NAMES, encoder_backbone
-from model.report import Report
 
 LEGEND = "Heatmaps: red marks the regions that pushed the score towards fake, blue those that did not."
 _EPSILON = 1e-7
@@ -90,26 +88,3 @@ def overlay(crop: np.ndarray, heatmap: np.ndarray, strength: float = 0.45) -> np
     heat = cv2.resize(np.clip(heatmap, 0.0, 1.0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     colours = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.round(heat * 255)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
     return np.uint8(np.round((1.0 - strength) * crop.astype(np.float32) + strength * colours))
-
-
-def save_heatmaps(report: Report, folder: str | Path, stem: str) -> list[str]:
-    """Write the overlay of every face that has a heatmap as ``<stem>_face<k>.png`` (images) or
-    ``<stem>_frame<index>.png`` (the main face of a clip's sampled frame), name each file in the report (the
-    face's ``heatmap``; for clips also the frame's) and return the paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    frames = report.clip.scored_frames if report.clip is not None else []
-    paths = []
-    for position, face in enumerate(report.faces):
-        if face.heatmap is None:
-            continue
-        row = frames[position] if position < len(frames) else None
-        name = f"{stem}_frame{row.index}.png" if row is not None else f"{stem}_face{position + 1}.png"
-        path = folder / name
-        if not cv2.imwrite(str(path), cv2.cvtColor(overlay(face.crop, face.heatmap), cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {path}")
-        face.heatmap_path = str(path)
-        if row is not None:
-            row.heatmap_path = str(path)
-        paths.append(str(path))
-    return paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
 class ScoredFace:
     """A face, its detector confidence (None when the input was already a crop), its fake probability, the
     reasons, if any, why the input itself makes a verdict on it weak (``flags``: ``small``, ``compressed``) and,
-    when asked for, its Grad-CAM ``heatmap`` (model resolution, 0–1) and the file it was written to."""
+    when asked for, its Grad-CAM ``heatmap`` (model resolution, 0–1)."""
 
     box: tuple[int, int, int, int]
     score: float | None
@@ -29,42 +30,42 @@ class ScoredFace:
     crop: np.ndarray = field(repr=False)
     flags: list[str] = field(default_factory=list)
     heatmap: np.ndarray | None = field(default=None, repr=False)
-    heatmap_path: str | None = None
 
     @property
     def size_px(self) -> int:
         """The side of the square crop the model saw, in the input's pixels."""
         return int(min(self.crop.shape[:2]))
 
-    def to_json(self, thresholds: Thresholds | None = None) -> dict[str, Any]:
+    def to_json(self, thresholds: Thresholds | None = None, heatmap_path: str | None = None) -> dict[str, Any]:
+        """The face's fields; its call under ``thresholds``, and ``heatmap_path`` (its heatmap's file), when given."""
         data = {"box": [int(v) for v in self.box], "score": rounded(self.score),
                 "fake_probability": rounded(self.fake_probability), "size_px": self.size_px,
                 "flags": list(self.flags)}
         if thresholds is not None:
             data["verdict"] = thresholds.verdict(self.fake_probability)
-        if self.heatmap_path is not None:
-            data["heatmap"] = self.heatmap_path
+        if heatmap_path is not None:
+            data["heatmap"] = heatmap_path
         return data
 
 
 @dataclass
 class SampledFrameResult:
     """One sampled frame of a clip: where it is, how many faces it showed, and the main face's box and fake
-    probability (None where the main face was not found in it); ``heatmap_path`` once its heatmap is written."""
+    probability (None where the main face was not found in it)."""
 
     index: int
     time_s: float
     faces: int
     box: tuple[int, int, int, int] | None = None
     fake_probability: float | None = None
-    heatmap_path: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, heatmap_path: str | None = None) -> dict[str, Any]:
+        """The frame's fields, and ``heatmap_path`` (its main face's heatmap file) when given."""
         data = {"index": self.index, "time_s": round(self.time_s, 3), "faces": self.faces,
                 "box": None if self.box is None else [int(v) for v in self.box],
                 "fake_probability": rounded(self.fake_probability)}
-        if self.heatmap_path is not None:
-            data["heatmap"] = self.heatmap_path
+        if heatmap_path is not None:
+            data["heatmap"] = heatmap_path
         return data
 
 
@@ -110,10 +111,13 @@ class ClipSummary:
         """The frames with the main face, in order: one per face of the report."""
         return [frame for frame in self.frames if frame.fake_probability is not None]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"frames": [frame.to_json() for frame in self.frames], "frames_with_face": self.frames_with_face,
-                "frames_sampled": self.frames_sampled, "tracks": [track.to_json() for track in self.tracks],
-                "video_model": self.model, "truncated": self.truncated, "flags": list(self.flags),
+    def to_json(self, heatmap_paths: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """The clip's fields; ``heatmap_paths`` (frame index → heatmap file) names the frames' heatmaps."""
+        paths = heatmap_paths or {}
+        return {"frames": [frame.to_json(paths.get(frame.index)) for frame in self.frames],
+                "frames_with_face": self.frames_with_face, "frames_sampled": self.frames_sampled,
+                "tracks": [track.to_json() for track in self.tracks], "video_model": self.model,
+                "truncated": self.truncated, "flags": list(self.flags),
                 "scores": {name: rounded(value) for name, value in self.scores.items()},
                 "score_verdicts": dict(self.score_verdicts)}
 
@@ -151,15 +155,27 @@ class Report:
         weak = (self.clip is not None and "few_frames" in self.clip.flags) or self.damaged is not None
         return "uncertain" if weak else call
 
-    def to_json(self) -> dict[str, Any]:
+    def frame_of(self, position: int) -> SampledFrameResult | None:
+        """The sampled frame whose main face is the face at ``position`` (a clip has one scored frame per face, in
+        order); None for a picture's faces."""
+        frames = self.clip.scored_frames if self.clip is not None else []
+        return frames[position] if position < len(frames) else None
+
+    def to_json(self, heatmap_paths: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """The documented fields; ``heatmap_paths`` (face position → written heatmap file) names each face's
+        heatmap file as its ``heatmap``, and for a clip also its frame's."""
+        paths = heatmap_paths or {}
         thresholds = self.thresholds
         data = {"path": self.path, "kind": self.kind, "verdict": self.verdict,
                 "fake_probability": rounded(self.fake_probability),
                 "threshold": None if thresholds is None else rounded(thresholds.fake_from),
                 "real_below": None if thresholds is None else rounded(thresholds.real_below),
-                "faces": [face.to_json(thresholds) for face in self.faces], "model": self.model, "error": self.error}
+                "faces": [face.to_json(thresholds, paths.get(position)) for position, face in enumerate(self.faces)],
+                "model": self.model, "error": self.error}
         if self.clip is not None:
-            data.update(self.clip.to_json())
+            frames = {frame.index: path for position, path in paths.items()
+                      if (frame := self.frame_of(position)) is not None}
+            data.update(self.clip.to_json(frames))
         if self.jpeg_quality is not None:
             data["jpeg_quality"] = self.jpeg_quality
         if self.damaged is not None:

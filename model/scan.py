@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     load_tensorflow()
     from tqdm import tqdm
 
-    from model.explain import save_heatmaps
     from model.image_detector import FaceScorer, ImageDetector
+    from ui.heatmap_files import write_heatmaps
 
     if (args.frames is not None and args.frames < 1) or args.max_seconds <= 0:
         parser.error("--frames and --max-seconds must be positive")
@@ -178,9 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     stems: set[str] = set()
     for path in tqdm(inputs, unit="file", disable=args.quiet, file=sys.stderr):
         report = scan_one(path, analyze_image, analyze_video, args.faces_cropped)
-        if args.explain is not None:
-            save_heatmaps(report, args.explain, unique_stem(path, stems))
-        record = report.to_json()
+        heatmaps = write_heatmaps(report, args.explain, unique_stem(path, stems)) if args.explain is not None else None
+        record = report.to_json(heatmap_paths=heatmaps)
         print(json.dumps(record), flush=True)
         if writer:
             writer.writerow(csv_row(record))

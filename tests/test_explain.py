@@ -1,4 +1,5 @@
-"""Grad-CAM heatmaps from the shipped models: finite, in [0, 1], not flat, face-specific; --explain writes them."""
+"""Grad-CAM heatmaps from the shipped models: finite, in [0, 1], not flat, face-specific; their files are written
+without changing the report, and --explain writes them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from model.report import ClipSummary, Report, SampledFrameResult, ScoredFace
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +73,33 @@ def test_video_model_heatmaps_per_frame(detector):
     assert np.abs(heatmaps[0] - heatmaps[1]).mean() > 0.05
 
 
+def test_writing_heatmaps_names_them_by_face_or_frame_and_leaves_the_report_as_it_was(tmp_path):
+    from ui.heatmap_files import write_heatmaps
+
+    crop, heatmap = np.full((24, 24, 3), 128, np.uint8), np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    box = (0, 0, 24, 24)
+    picture = Report("two.jpg", "image", 0.7, [ScoredFace(box, 0.9, 0.7, crop, heatmap=heatmap),
+                                               ScoredFace(box, 0.9, 0.2, crop)])  # the second without a heatmap
+    frames = [SampledFrameResult(0, 0.0, 0), SampledFrameResult(5, 0.5, 1, box, 0.6),
+              SampledFrameResult(9, 0.9, 1, box, 0.4)]  # a face in frames 5 and 9 only
+    clip = Report("clip.mp4", "video", 0.5, [ScoredFace(box, 0.9, p, crop, heatmap=heatmap) for p in (0.6, 0.4)],
+                  clip=ClipSummary("video", frames=frames))
+    for report, stem, names in [(picture, "two", {0: "two_face1.png"}),
+                                (clip, "clip", {0: "clip_frame5.png", 1: "clip_frame9.png"})]:
+        before = report.to_json()
+        paths = write_heatmaps(report, tmp_path / stem, stem)
+        assert report.to_json() == before and "heatmap" not in str(before)
+        assert {position: Path(path).name for position, path in paths.items()} == names
+        assert sorted(p.name for p in (tmp_path / stem).iterdir()) == sorted(names.values())
+        assert all(cv2.imread(path).shape == crop.shape for path in paths.values())
+        named = report.to_json(heatmap_paths=paths)  # the same record, its faces' and frames' heatmaps named
+        assert [face.get("heatmap") for face in named["faces"]] == [paths.get(k) for k in range(len(report.faces))]
+        rows = [*zip(named["faces"], before["faces"]), *zip(named.get("frames", []), before.get("frames", []))]
+        assert all({**row, "heatmap": None} == {**was, "heatmap": None} for row, was in rows)
+        assert {**named, "faces": [], "frames": []} == {**before, "faces": [], "frames": []}
+    assert [frame.get("heatmap") for frame in named["frames"]] == [None, paths[0], paths[1]]
+
+
 def test_scan_explain_writes_the_files_it_names(tmp_path):
     out = tmp_path / "heatmaps"
     result = subprocess.run([sys.executable, "-m", "model.scan", "--quiet", "--explain", str(out),
@@ -77,8 +107,6 @@ def test_scan_explain_writes_the_files_it_names(tmp_path):
                              str(EXAMPLES / "no_face.jpg")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     photo, clip, empty = (json.loads(line) for line in result.stdout.splitlines())
-    import cv2
-
     named = [face["heatmap"] for face in photo["faces"]]
     assert [Path(p).name for p in named] == ["two_faces_face1.png", "two_faces_face2.png"]
     for face, path in zip(photo["faces"], named):

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from model.calibration import Thresholds
-from model.explain import save_heatmaps
 from model.live import RollingVerdict
 from model.report import ClipSummary, Report, ScoredFace
 from ui.drawing import VERDICT_RGB, face_verdict, save_picture
+from ui.heatmap_files import write_heatmaps
 
 VERDICT_CSS = "\n".join(f".verdict-{name} {{ color: rgb{rgb}; }}" for name, rgb in VERDICT_RGB.items())
 # On a phone a result gallery's fixed columns (five or six of ~100 px) run off its right edge and its fixed height
@@ -228,9 +228,9 @@ def face_caption(report: Report, index: int, face: ScoredFace) -> str:
 def heatmap_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
     """Each face's crop with its Grad-CAM heatmap over it, saved in ``folder``, captioned like the crops (faces
     without a heatmap are left out)."""
-    save_heatmaps(report, folder, "heatmap")
-    return [(face.heatmap_path, face_caption(report, index, face))
-            for index, face in enumerate(report.faces, start=1) if face.heatmap_path]
+    paths = write_heatmaps(report, folder, "heatmap")
+    return [(paths[position], face_caption(report, position + 1, face))
+            for position, face in enumerate(report.faces) if position in paths]
 
 
 def timeline(report: Report) -> pd.DataFrame:
