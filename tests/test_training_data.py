@@ -252,17 +252,60 @@ def test_every_picture_is_cut_by_the_serving_face_path_once_whatever_its_size(tm
     assert sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "cache").rglob("*.png")) == before  # not cut again
 
 
-def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_training(tmp_path, astronaut):
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_real_only_domain_gets_cached_self_blends_of_its_own_reals_outside_training(tmp_path, astronaut, marked):
+    """A folder without fakes, or one marked ``real_only`` in a config (its own fakes left out), is paired with
+    self-blends of its reals."""
     root = tmp_path / "people"
     for split in ("Train", "Validation"):
         for index in range(2):
             write_rgb(root / split / "Real" / f"{index}.png", np.roll(astronaut, 8 * index, axis=1))
+        if marked:  # fakes of another source, which the config leaves out
+            write_rgb(root / split / "Fake" / "other.png", astronaut[::-1].copy())
     cropper = FaceCropper(tmp_path / "cache", FaceRecipe(), quiet=True)
-    splits = load_domains(domains_from_args([str(root)], None), cropper)
+    splits = load_domains(domains_from_args(None, None, ({"path": str(root), "real_only": marked},)), cropper)
     assert splits["train"][0].data.counts() == {"real": 2, "fake": 0}  # made while training, beside their reals
     validation = splits["validation"][0]
     assert validation.data.counts() == {"real": 2, "fake": 2}
     assert validation.origin == [LARGE_PICTURE, LARGE_PICTURE, SELF_BLENDED, SELF_BLENDED]  # 512-px pictures
-    again = load_domains(domains_from_args([str(root)], None), cropper)["validation"][0]
+    again = load_domains(domains_from_args(None, None, ({"path": str(root), "real_only": marked},)),
+                         cropper)["validation"][0]
     for first, second in zip(validation.data.paths[2:], again.data.paths[2:]):
         assert np.array_equal(cv2.imread(first), cv2.imread(second))  # made once, the same every run
+
+
+def test_matched_fakes_take_the_size_framing_sharpness_and_jpeg_quality_of_a_real_picture(tmp_path, astronaut):
+    """``train.matched_fakes``: a sharp 512-px PNG fake (its face a small part of the picture) paired with a soft
+    200-px JPEG real (its face filling the picture) comes out as the real came: same size, the face placed and
+    sized alike, no sharper, the same JPEG quality; the real is linked beside it and the pair recorded."""
+    import json
+
+    from model.face_path import FaceCutter
+    from model.imaging import jpeg_quality, read_image
+    from train.matched_fakes import History, build, sharpness
+
+    tight = np.asarray(resize_faces(astronaut[10:290, 110:390], 200), np.uint8)
+    soft = cv2.GaussianBlur(tight, (0, 0), 1.0)
+    for split in ("Train", "Validation"):
+        write_rgb(tmp_path / "generated" / split / "Fake" / "portrait.png", astronaut)
+        write_rgb(tmp_path / "generated" / split / "Real" / "left_out.png", astronaut)  # its own reals: not used
+        real = tmp_path / "photos" / split / "Real" / "person.jpg"
+        real.parent.mkdir(parents=True)
+        cv2.imwrite(str(real), cv2.cvtColor(soft, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    counts = build(tmp_path / "generated", tmp_path / "photos", tmp_path / "matched")
+    assert counts == {"train": 1, "validation": 1}
+    cutter = FaceCutter(FaceRecipe())
+    real = tmp_path / "photos" / "Validation" / "Real" / "person.jpg"
+    made = tmp_path / "matched" / "Validation" / "Fake" / "portrait.jpg"
+    wanted, got = History.of(real, cutter), History.of(made, cutter)
+    assert (got.width, got.height, got.quality) == (200, 200, 75) == (wanted.width, wanted.height, jpeg_quality(real))
+    assert np.allclose(got.face, wanted.face, atol=0.06)  # placed and sized as the real's face
+    original = History.of(tmp_path / "generated" / "Validation" / "Fake" / "portrait.png", cutter)
+    assert original.face[2] < 0.6 * wanted.face[2]  # it was a smaller part of its picture
+    assert got.sharpness <= 1.2 * wanted.sharpness < original.sharpness  # softened to the real's sharpness
+    assert sharpness(read_image(made), cutter.faces(read_image(made))[0][0].box) == pytest.approx(got.sharpness)
+    link = tmp_path / "matched" / "Validation" / "Real" / "person.jpg"
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    pairs = json.loads((tmp_path / "matched" / "history.json").read_text())["pairs"]["validation"]
+    assert pairs == [{"fake": str((tmp_path / "generated" / "Validation" / "Fake" / "portrait.png").resolve()),
+                      "saved": str(made), "history_of": str(real.resolve())}]

@@ -48,13 +48,16 @@ SELF_BLENDED = "self-blends of the reals"
 @dataclass(frozen=True)
 class Domain:
     """A Real/Fake folder, its share of the training batches, at most ``limit_per_class`` files per class and split
-    (None: all), and whether its real faces are photos of people (``people``: they bound the thresholds)."""
+    (None: all), whether its real faces are photos of people (``people``: they bound the thresholds), and whether
+    only its real pictures are used (``real_only``: its fakes come from another source; self-blends of the reals
+    take their place)."""
 
     path: Path
     weight: float = 1.0
     name: str = ""
     limit_per_class: int | None = None
     people: bool = False
+    real_only: bool = False
 
     @property
     def label(self) -> str:
@@ -115,15 +118,17 @@ def read_spec(spec: str | Path) -> list[Domain]:
 
 def domain_from_table(table: dict[str, Any]) -> Domain:
     """A ``[[data]]`` table of a config file: ``path`` and optionally ``weight``, ``name``, ``limit_per_class``,
-    ``people``."""
-    unknown = set(table) - {"path", "weight", "name", "limit_per_class", "people"}
+    ``people``, ``real_only``."""
+    unknown = set(table) - {"path", "weight", "name", "limit_per_class", "people", "real_only"}
     if "path" not in table or unknown:
-        raise ValueError(f"a [[data]] table needs a path and takes weight, name, limit_per_class, people: {table}")
+        raise ValueError("a [[data]] table needs a path and takes weight, name, limit_per_class, people, real_only: "
+                         f"{table}")
     path = Path(table["path"]).expanduser()
     weight = float(table.get("weight", 1.0))
     if weight <= 0:
         raise ValueError(f"domain weight must be positive: {table}")
-    return Domain(path, weight, table.get("name", ""), table.get("limit_per_class"), bool(table.get("people", False)))
+    return Domain(path, weight, table.get("name", ""), table.get("limit_per_class"), bool(table.get("people", False)),
+                  bool(table.get("real_only", False)))
 
 
 def domains_from_args(data: list[str] | None, spec: str | None, tables: tuple[dict[str, Any], ...] = ()
@@ -138,8 +143,7 @@ def domains_from_args(data: list[str] | None, spec: str | None, tables: tuple[di
     named = []
     for domain in domains:
         count = seen[domain.label] = seen.get(domain.label, 0) + 1
-        named.append(Domain(domain.path, domain.weight, domain.label if count == 1 else f"{domain.label}#{count}",
-                            domain.limit_per_class, domain.people))
+        named.append(replace(domain, name=domain.label if count == 1 else f"{domain.label}#{count}"))
     return named
 
 
@@ -359,9 +363,12 @@ def listed(domain: Domain, split_limits: dict[str, int], val_split: float = 0.2,
     in the splits named there (a quick Validation draw need not cut the whole split)."""
     from train.data import limited
 
+    found = load_splits(domain.path, val_split, seed, extensions, domain.limit_per_class, real_only=True)
+    if domain.real_only:
+        found = {split: Labelled([p for p, y in zip(data.paths, data.labels) if y == 0], [0] * data.counts()["real"])
+                 for split, data in found.items()}
     return {split: limited(data, split_limits[split], seed) if split in split_limits else data
-            for split, data in load_splits(domain.path, val_split, seed, extensions, domain.limit_per_class,
-                                           real_only=True).items()}
+            for split, data in found.items()}
 
 
 def cache_faces(domains: list[Domain], cache_dir: str | Path, workers: int, split_limits: dict[str, int],
