@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers
 
-from model.backbones import BACKBONES, HEAD_LAYERS, Backbone
+from model.backbones import BACKBONES, DEFAULT_BACKBONE, HEAD_LAYERS, Backbone
 from model.preprocessing import IMAGE_SIZE
 
 
@@ -128,25 +126,15 @@ def build_image_model(name: str = "residual_cnn", image_size: int = IMAGE_SIZE) 
 
 VIDEO_FRAMES = 20  # a new video model's clip length; serving stretches or windows the face recipe's sampled frames
 VIDEO_IMAGE_SIZE = IMAGE_SIZE  # the shipped video model's face side: its encoder is an image model's
-ENCODER_NAME = "efficientnetb0"
-BACKBONE_CHOICES = "imagenet|none|PATH"
 
 
 class BackboneWeightsError(RuntimeError):
-    """The requested backbone weights cannot be had; the message says why in plain words."""
-
-
-def _efficientnet(image_size: int, weights: str | None) -> keras.Model:
-    return keras.applications.EfficientNetB0(include_top=False, weights=weights,
-                                             input_shape=(image_size, image_size, 3), pooling="avg")
+    """The requested encoder weights cannot be had; the message says why in plain words."""
 
 
 def encoder_backbone(encoder: keras.Model) -> Backbone | None:
-    """The registry entry of a frame encoder: a registry backbone by name; Keras's own EfficientNet-B0 (the
-    first video models' encoder) is ``efficientnet_b0``. None for any other model."""
-    if encoder.name in BACKBONES:
-        return BACKBONES[encoder.name]
-    return BACKBONES["efficientnet_b0"] if encoder.name.startswith(ENCODER_NAME) else None
+    """The registry entry of a frame encoder (a registry backbone, by name); None for any other model."""
+    return BACKBONES.get(encoder.name)
 
 
 def _encoder_in(model: keras.Model) -> keras.Model:
@@ -177,59 +165,11 @@ def frame_model_from_face_model(model: keras.Model, dropout: float = 0.3) -> ker
     return frame_model
 
 
-def frame_encoder(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None,
-                  fallback: str | None = "none") -> keras.Model:
-    """EfficientNet-B0 without its top, average-pooled: one 1280-d vector per face.
-
-    Keras's EfficientNet rescales its input itself (a ``Rescaling(1/255)`` layer; its ``preprocess_input`` is the
-    identity) and expects 0–255 pixels, like every model here: never feed it 0–1 values.
-
-    ``backbone_weights``: ``"imagenet"`` (downloaded by Keras on first use), ``None``/``"none"`` (random
-    initialisation), a ``.keras`` frame/video model written by ``train.video`` (its encoder is reused, carried
-    over to ``image_size`` when it was trained on another face size) or a Keras weights file of EfficientNet-B0
-    without top (``.weights.h5``). To use ImageNet weights offline, put Keras's ``efficientnetb0_notop.h5`` into
-    ``~/.keras/models/`` and ask for ``"imagenet"``. When ImageNet weights cannot be downloaded, a plain message
-    goes to stderr and ``fallback`` (``"none"`` or a path) is used instead; ``fallback=None`` raises
-    ``BackboneWeightsError``.
-    """
-    choice = None if backbone_weights in (None, "", "none", "None") else str(backbone_weights)
-    if choice == "imagenet":
-        try:
-            return _efficientnet(image_size, "imagenet")
-        except Exception as error:  # Keras raises a bare Exception for download failures
-            reason = f"ImageNet weights for EfficientNet-B0 could not be downloaded ({error})"
-            if fallback is None:
-                raise BackboneWeightsError(f"{reason}; pass --backbone-weights none or a weights file") from None
-            print(f"{reason}; continuing with --backbone-fallback {fallback}", file=sys.stderr)
-            return frame_encoder(image_size, fallback, fallback=None)
-    if choice is None:
-        return _efficientnet(image_size, None)
-    path = Path(choice)
-    if not path.is_file():
-        raise BackboneWeightsError(f"backbone weights file not found: {path}")
-    if path.suffix == ".keras":
-        encoder = _encoder_in(keras.saving.load_model(path, compile=False, safe_mode=True))
-        if encoder.input_shape[1:3] == (image_size, image_size):
-            return encoder
-        carried = _efficientnet(image_size, None)  # fully convolutional, average-pooled: weights fit any face size
-        carried.set_weights(encoder.get_weights())
-        return carried
-    encoder = _efficientnet(image_size, None)
-    try:
-        encoder.load_weights(path)
-    except (ValueError, OSError) as error:
-        raise BackboneWeightsError(f"cannot load backbone weights from {path}: {error}") from None
-    return encoder
-
-
-def build_frame_model(image_size: int = VIDEO_IMAGE_SIZE, backbone_weights: str | None = None,
-                      fallback: str | None = "none", dropout: float = 0.3) -> keras.Model:
-    """The video model's per-frame branch on its own: encoder and ``frame_head``, for training on face crops."""
-    inputs = keras.Input((image_size, image_size, 3), name="face")
-    features = frame_encoder(image_size, backbone_weights, fallback)(inputs)
-    x = layers.Dropout(dropout, name="frame_dropout")(features)
-    outputs = layers.Dense(1, activation="sigmoid", name="frame_head")(x)
-    return keras.Model(inputs, outputs, name="b0_frames")
+def build_frame_model(image_size: int = VIDEO_IMAGE_SIZE, backbone: str = DEFAULT_BACKBONE,
+                      dropout: float = 0.3) -> keras.Model:
+    """The video model's per-frame branch on its own, with random weights: a registry backbone's encoder and
+    ``frame_head``, for training on face crops (``train.imagenet`` gives a backbone its ImageNet start)."""
+    return frame_model_from_face_model(BACKBONES[backbone].face_model(image_size), dropout)
 
 
 def frame_model_at(model: keras.Model, image_size: int, dropout: float = 0.3) -> keras.Model:
@@ -239,14 +179,9 @@ def frame_model_at(model: keras.Model, image_size: int, dropout: float = 0.3) ->
     """
     if model.input_shape[1] == image_size:
         return model
-    encoder = _encoder_in(model)
-    if encoder.name in BACKBONES and encoder.name != "efficientnet_b0":
-        face = BACKBONES[encoder.name].face_model(image_size)  # the same weights in the same order
-        face.set_weights(model.get_weights())
-        return frame_model_from_face_model(face, dropout)
-    resized = build_frame_model(image_size, None, dropout=dropout)
-    resized.set_weights(model.get_weights())
-    return resized
+    face = BACKBONES[_encoder_in(model).name].face_model(image_size)  # the same weights in the same order
+    face.set_weights(model.get_weights())
+    return frame_model_from_face_model(face, dropout)
 
 
 def _sequence_layers(lstm_units: int, dropout: float) -> list[keras.layers.Layer]:
@@ -261,9 +196,8 @@ def _sequence_layers(lstm_units: int, dropout: float) -> list[keras.layers.Layer
 SEQUENCE_LAYER_NAMES = ("bilstm", "head_dense", "video")
 
 
-def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = BACKBONES["efficientnet_b0"].width,
-                        lstm_units: int = 128,
-                        dropout: float = 0.3) -> keras.Model:
+def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = BACKBONES[DEFAULT_BACKBONE].width,
+                        lstm_units: int = 128, dropout: float = 0.3) -> keras.Model:
     """BiLSTM head on precomputed encoder features (batch, frames, features) -> (batch, 1)."""
     inputs = keras.Input((frames, features), name="features")
     x = inputs
@@ -272,24 +206,22 @@ def build_sequence_head(frames: int = VIDEO_FRAMES, features: int = BACKBONES["e
     return keras.Model(inputs, x, name="bilstm_head")
 
 
-def build_video_model(frames: int = VIDEO_FRAMES, image_size: int = VIDEO_IMAGE_SIZE,
-                      backbone_weights: str | None = None, lstm_units: int = 128, dropout: float = 0.3,
-                      fallback: str | None = "none", encoder: keras.Model | None = None) -> keras.Model:
-    """An encoder (EfficientNet-B0, or a registry backbone) on each face frame, a bidirectional LSTM over the
-    sequence, a dense head.
+def build_video_model(frames: int = VIDEO_FRAMES, image_size: int = VIDEO_IMAGE_SIZE, lstm_units: int = 128,
+                      dropout: float = 0.3, encoder: keras.Model | None = None) -> keras.Model:
+    """A registry backbone's encoder on each face frame, a bidirectional LSTM over the sequence, a dense head.
 
     Input: (batch, frames, size, size, 3) pixels in 0–255. Outputs: ``video`` (batch, 1), the clip's fake
     probability, and ``frames`` (batch, frames, 1), per-frame fake probabilities from the encoder's own head.
-    ``encoder`` reuses an existing (trained) encoder instead of building one from ``backbone_weights``.
+    ``encoder`` reuses an existing (trained) encoder; without one, ``DEFAULT_BACKBONE``'s with random weights.
     """
     inputs = keras.Input((frames, image_size, image_size, 3), name="faces")
-    encoder = encoder or frame_encoder(image_size, backbone_weights, fallback)
+    encoder = encoder or BACKBONES[DEFAULT_BACKBONE].encoder(image_size)
     features = layers.TimeDistributed(encoder, name="encoder")(inputs)
     frame_scores = layers.TimeDistributed(layers.Dense(1, activation="sigmoid"), name="frames")(features)
     x = features
     for layer in _sequence_layers(lstm_units, dropout):
         x = layer(x)
-    return keras.Model(inputs, {"video": x, "frames": frame_scores}, name="b0_bilstm")
+    return keras.Model(inputs, {"video": x, "frames": frame_scores}, name=f"{encoder.name}_bilstm")
 
 
 def assemble_video_model(frame_model: keras.Model, head: keras.Model, frames: int) -> keras.Model:

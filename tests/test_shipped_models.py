@@ -8,8 +8,11 @@ import re
 
 import pytest
 
+from model.architectures import VIDEO_FRAMES, VIDEO_IMAGE_SIZE, encoder_backbone
+from model.backbones import BACKBONES, DEFAULT_BACKBONE
+from model.preprocessing import IMAGE_SIZE
 from model.tables import markdown_table
-from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo, read_metadata
+from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo, load_network, read_metadata
 from tests.test_scan import run_scan
 from tests.test_video_detector import face_frames
 from tests.test_video_io import write_clip
@@ -33,6 +36,17 @@ def test_card_quotes_the_stored_thresholds_and_test_auc(path):
             auc = "—" if row["roc_auc"] is None else f"{row['roc_auc']:.3f}"
             assert re.search(rf"\| {re.escape(row['domain'])}[^|\n]* \| {row['faces']} \| {auc} \|", card), row
     assert "research" in card.lower()  # the data's licence
+
+
+def test_the_defaults_are_what_ships():
+    """The default backbone, face sizes and clip length are the shipped models': the video model's encoder is the
+    image model's registry backbone at the image model's face size."""
+    image, video = ModelInfo.read(DEFAULT_IMAGE_MODEL), ModelInfo.read(DEFAULT_VIDEO_MODEL)
+    assert image.architecture == DEFAULT_BACKBONE and video.architecture == f"{DEFAULT_BACKBONE}_bilstm"
+    assert image.image_size == video.image_size == IMAGE_SIZE == VIDEO_IMAGE_SIZE and video.frames == VIDEO_FRAMES
+    network = load_network(DEFAULT_VIDEO_MODEL)
+    assert encoder_backbone(network.get_layer("encoder").layer) is BACKBONES[DEFAULT_BACKBONE]
+    assert network.input_shape == (None, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, VIDEO_IMAGE_SIZE, 3)
 
 
 def test_plain_scan_of_a_clip_uses_the_shipped_video_model(tmp_path, astronaut):

