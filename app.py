@@ -2,9 +2,9 @@
 
     python app.py [--host 0.0.0.0] [--port 7860] [--share] [--image-model PATH] [--video-model PATH]
 
-Wiring only: the tabs and their handlers are in ui/tabs.py, what a result shows in ui/presentation.py, detection in
-model/. The command line is parsed before TensorFlow and Gradio load (tens of seconds on a small CPU), so ``--help``
-and usage errors answer at once.
+Wiring only: the tabs and their handlers are in ui/tabs.py, what a result says and shows in ui/ (wording, charts,
+galleries, json_report; the CSS in styles), detection in model/. The command line is parsed before TensorFlow and
+Gradio load (tens of seconds on a small CPU), so ``--help`` and usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     import model
 
     model.load_tensorflow()
-    from ui import presentation as show
     from ui.guards import guard_api_payloads
     from ui.report_folders import open_report_dir
+    from ui.styles import APP_CSS
     from ui.tabs import build_demo, start_services
 
     try:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("image model %s ready; loading the video path in the background", services.image.scorer.name)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not ON_SPACES,
                 max_file_size=f"{args.max_file_mb:g}mb", show_error=False, run_history=False,
-                css=show.APP_CSS, app_kwargs={"middleware": [upload_quota(args)]})
+                css=APP_CSS, app_kwargs={"middleware": [upload_quota(args)]})
     return 0
 
 

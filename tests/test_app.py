@@ -1,6 +1,7 @@
 """The app as its users reach it: a real `python app.py` server on a free port, called through gradio_client.
 
-Also the presentation helpers the app wires to its components (boxes, captions, time plot, report file).
+Also, without a server, what the app wires to its components: boxes (ui.drawing), verdict lines (ui.wording),
+confidences and time plot (ui.charts), captioned galleries (ui.galleries), the report file (ui.json_report).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ VERDICT_HEADING = re.compile(r'^## <span class="verdict-(real|uncertain|fake)">(
 MAX_FILE_MB = 1
 
 
-# ---------------------------------------------------------------- presentation (no server)
+# ---------------------------------------------------------------- what a result shows (no server)
 
 def _report(faces: list[tuple[tuple[int, int, int, int], float]], threshold: float = 0.5) -> Report:
     crop = np.full((20, 20, 3), 128, np.uint8)
@@ -66,69 +67,71 @@ def test_annotate_boxes_every_face_in_its_colour():
 
 
 def test_verdicts_confidences_and_captions(tmp_path):
-    from ui import presentation as show
+    from ui.charts import confidences
+    from ui.galleries import face_gallery
+    from ui.wording import verdict_markdown
 
     report = _report([((0, 0, 10, 10), 0.8), ((20, 0, 10, 10), 0.3)], threshold=0.6)
-    assert show.confidences(report) == {"fake": 0.8, "real": 0.2}
-    text = show.verdict_markdown(report)
+    assert confidences(report) == {"fake": 0.8, "real": 0.2}
+    text = verdict_markdown(report)
     assert "Likely fake" in text and "0.80" in text and "2 faces" in text
-    gallery = show.face_gallery(report, tmp_path)
+    gallery = face_gallery(report, tmp_path)
     assert [caption for _, caption in gallery] == ["1: fake 0.80", "2: real 0.30"]
     assert all(Path(path).stat().st_size > 0 for path, _ in gallery)
     empty = _report([])
-    assert show.confidences(empty) is None and show.face_gallery(empty, tmp_path) == []
-    assert "No face found" in show.verdict_markdown(empty)
+    assert confidences(empty) is None and face_gallery(empty, tmp_path) == []
+    assert "No face found" in verdict_markdown(empty)
 
 
 def test_a_clip_says_when_the_two_models_disagree_and_rounds_apart_close_numbers():
-    from ui import presentation as show
+    from ui.wording import probability_line, verdict_markdown
 
     report = _clip(_report([((0, 0, 10, 10), 0.72)], threshold=0.6), [(i / 10, 0.72) for i in range(8)],
                    model="video", scores={"video": 0.72, "image": 0.32},
                    score_verdicts={"video": "fake", "image": "real"})
-    assert "**The two models disagree:**" in show.verdict_markdown(report, "clip")
+    assert "**The two models disagree:**" in verdict_markdown(report, "clip")
     report.clip.score_verdicts = {"video": "fake", "image": "uncertain"}
-    text = show.verdict_markdown(report, "clip")
+    text = verdict_markdown(report, "clip")
     assert "disagree" not in text and "The image model alone gives 0.32" in text
     close = _report([((0, 0, 10, 10), 0.3799)], threshold=0.6)
     close.thresholds = Thresholds(0.3784, 0.6308)
-    assert "**0.380**" in show.probability_line(close) and "real below 0.378" in show.probability_line(close)
+    assert "**0.380**" in probability_line(close) and "real below 0.378" in probability_line(close)
 
 
 def test_record_and_report_file(tmp_path):
-    from ui import presentation as show
+    from ui.json_report import record, report_text, write_report
     from ui.report_folders import request_folder
 
-    data = show.record(_report([((1, 2, 3, 4), 0.25)]))
+    data = record(_report([((1, 2, 3, 4), 0.25)]))
     assert set(data) == SCAN_FIELDS and data["path"] == "photo.jpg"  # no server paths leak out
     first, second = request_folder(tmp_path), request_folder(tmp_path)
     assert first != second and first.parent == tmp_path
-    path = show.write_report(data, first)
+    path = write_report(data, first)
     assert path.name == "photo_report.json" and json.loads(path.read_text()) == data
-    assert json.loads(show.report_text(data)) == data
+    assert json.loads(report_text(data)) == data
     os.utime(first, (0, 0))
     request_folder(tmp_path)
     assert not first.exists() and second.exists()  # request folders older than 10 minutes are removed
 
 
 def test_timeline_has_faces_only_and_the_thresholds():
-    from ui import presentation as show
+    from ui.charts import timeline
+    from ui.wording import verdict_markdown
 
     report = _clip(_report([((0, 0, 10, 10), 0.7)]), [(0.0, 0.7), (0.5, None), (0.9, 0.4)])
-    frame = show.timeline(report)
+    frame = timeline(report)
     points = frame[frame["series"] == "fake probability"]
     assert points["time (s)"].tolist() == [0.0, 0.9] and points["fake probability"].tolist() == [0.7, 0.4]
     # The same three series whatever the band (a band without width draws its two lines on each other).
     assert frame["series"].unique().tolist() == ["fake probability", "fake threshold", "real threshold"]
     assert (frame[frame["series"] != "fake probability"]["fake probability"] == 0.5).all()
-    assert "2 of 3" in show.verdict_markdown(report, "clip")
+    assert "2 of 3" in verdict_markdown(report, "clip")
     report.clip.model, report.clip.scores, report.clip.truncated = "video", {"image": 0.31, "video": 0.7}, True
-    assert "image model alone gives 0.31" in show.verdict_markdown(report) and "first part" in show.verdict_markdown(
-        report)
+    assert "image model alone gives 0.31" in verdict_markdown(report) and "first part" in verdict_markdown(report)
     faceless = _clip(_report([]), [(i / 10, None) for i in range(20)])
-    assert "in any of the 20 sampled frames" in show.verdict_markdown(faceless)
-    assert "front-facing clip" in show.verdict_markdown(faceless)
-    assert show.timeline(_report([])).empty
+    assert "in any of the 20 sampled frames" in verdict_markdown(faceless)
+    assert "front-facing clip" in verdict_markdown(faceless)
+    assert timeline(_report([])).empty
 
 
 def test_about_lists_metrics_cards_and_limits(tmp_path):
@@ -400,10 +403,10 @@ def test_uncertain_verdict_through_the_endpoint(uncertain_image_model, tmp_path)
         verdict, confidence, _, crops, _, report_text, _ = analyze_image(Client(server.url, verbose=False),
                                                                          EXAMPLES / "astronaut.jpg")
         css = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
-    from ui import presentation as show
+    from ui.wording import UNCERTAIN_MESSAGE
 
     assert verdict.startswith('## <span class="verdict-uncertain">Uncertain</span>')
-    assert show.UNCERTAIN_MESSAGE in verdict and "uncertain in between" in verdict
+    assert UNCERTAIN_MESSAGE in verdict and "uncertain in between" in verdict
     report = json.loads(report_text)
     assert report["verdict"] == "uncertain" and (report["real_below"], report["threshold"]) == (0.001, 0.999)
     assert report["faces"][0]["verdict"] == "uncertain" and crops[0]["caption"].startswith("1: uncertain ")
@@ -461,12 +464,12 @@ def test_wrong_types_through_the_api_get_one_sentence(app, client, payload, reas
 
 def test_file_metadata_is_shown_as_text_never_as_markdown_or_html():
     """EXIF strings from a stranger's file reach the verdict escaped: no emphasis, link or tag of theirs renders."""
-    from ui import presentation as show
+    from ui.wording import provenance_line
 
     report = _report([((0, 0, 10, 10), 0.8)], threshold=0.6)
     report.provenance = {"summary": "The file's metadata names the software '**bold** <b>html</b> "
                                     "[link](http://x) <script>alert(1)</script> `code` # _under_'."}
-    line = show.provenance_line(report)
+    line = provenance_line(report)
     assert "<b>" not in line and "<script>" not in line and "&lt;script&gt;" in line
     assert "\\*\\*bold\\*\\*" in line and "\\[link\\]" in line and "\\`code\\`" in line and "\\_under\\_" in line
     assert line.startswith("**What the file says about itself:**")  # the app's own emphasis stays

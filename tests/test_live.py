@@ -29,7 +29,7 @@ def test_verdict_words_match_the_thresholds(probabilities, verdict):
 
 
 def test_scorer_scores_camera_frames_into_one_session(astronaut, small_image_model):
-    from ui import presentation as show
+    from ui.wording import live_markdown
     from model.image_detector import FaceScorer, ImageDetector
 
     live = LiveScorer(ImageDetector(FaceScorer(small_image_model)))
@@ -37,5 +37,5 @@ def test_scorer_scores_camera_frames_into_one_session(astronaut, small_image_mod
     report, same = live.step(astronaut[:, ::-1].copy(), rolling, now=0.3)
     assert same is rolling and rolling.frames == 2 and len(rolling.probabilities) == 2
     assert len(report.faces) == 1 and report.provenance is None  # camera frames are not files
-    text = show.live_markdown(rolling, report, live.thresholds)
+    text = live_markdown(rolling, report, live.thresholds)
     assert "over the 2 camera frames with a face" in text and "Frames scored this session: 2" in text

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from model.explain import LEGEND
-from ui import presentation as show
+from ui.styles import RESULT_GALLERY
 
 RESULT_HELP = ("Fake probability is the model's calibrated estimate that a face was manipulated. The verdict "
                "compares the most suspicious face with two thresholds chosen on held-out faces: **Likely fake** above "
@@ -25,7 +25,7 @@ def heatmap_toggle(prefix: str) -> gr.Checkbox:
 def heatmap_gallery(prefix: str, columns: int = 4, height: int = 240) -> gr.Gallery:
     """The gallery of heatmap overlays, with its one-line legend."""
     gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
-                         object_fit="contain", elem_id=f"{prefix}-heatmaps", elem_classes=[show.RESULT_GALLERY])
+                         object_fit="contain", elem_id=f"{prefix}-heatmaps", elem_classes=[RESULT_GALLERY])
     gr.Markdown(LEGEND, elem_id=f"{prefix}-heatmap-legend")
     return gallery
 
@@ -86,7 +86,7 @@ class ResultPanel:
                                    scale=3, elem_id=f"{prefix}-boxed")
         crops = gr.Gallery(label="Sampled face crops" if clip else "Face crops", columns=columns, fit_columns=False,
                            height=height, object_fit="contain", elem_id=f"{prefix}-crops",
-                           elem_classes=[show.RESULT_GALLERY])
+                           elem_classes=[RESULT_GALLERY])
         heatmaps = heatmap_gallery(prefix, columns=columns if clip else 4, height=250 if clip else 240)
         with gr.Accordion("JSON report", open=False):
             report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")

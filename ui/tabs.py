@@ -2,7 +2,7 @@
 ``analyze_snapshot``, ``analyze_live`` and ``analyze_video`` are module-level functions that take the loaded models
 from ``services()`` (set once by ``build_demo``), so that they can be called and tested without a server.
 
-Handlers only call model/ and ui/presentation.py: no detection or math here.
+Handlers only call model/ and the ui/ modules that word, chart, draw and file a result: no detection or math here.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from model.live import LIVE_SECONDS, LIVE_STREAM_EVERY_S, LIVE_WINDOW_S, LiveSco
 from model.report import Report
 from model.store import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, ModelInfo
 from model.video_detector import ModelChoice, VideoDetector, models_for
-from ui import about
-from ui import presentation as show
+from ui import about, charts, galleries, json_report, wording
 from ui.drawing import annotate, save_picture
 from ui.guards import guarded, user_errors
 from ui.panels import RESULT_HELP, Result, ResultPanel, heatmap_toggle
@@ -97,10 +96,10 @@ def services() -> Services:
 
 def result(report: Report, subject: str, picture: Callable[[Path], Any]) -> Result:
     """The panel's fields for one report; its files (picture, crops, heatmaps, JSON) go to a fresh folder."""
-    data, folder = show.record(report), request_folder(services().report_dir)
-    return Result(show.verdict_markdown(report, subject), show.confidences(report), picture(folder),
-                  show.face_gallery(report, folder), str(show.write_report(data, folder)), show.report_text(data),
-                  show.heatmap_gallery(report, folder))
+    data, folder = json_report.record(report), request_folder(services().report_dir)
+    return Result(wording.verdict_markdown(report, subject), charts.confidences(report), picture(folder),
+                  galleries.face_gallery(report, folder), str(json_report.write_report(data, folder)),
+                  json_report.report_text(data), galleries.heatmap_gallery(report, folder))
 
 
 # ---------------------------------------------------------------- Image
@@ -153,7 +152,7 @@ def analyze_live(frame: Any, rolling: RollingVerdict | None) -> tuple[Any, Any, 
     live = services().live
     with user_errors("camera frame"):
         report, rolling = live.step(frame, rolling)
-        return annotate(frame, report), show.live_markdown(rolling, report, live.thresholds), rolling
+        return annotate(frame, report), wording.live_markdown(rolling, report, live.thresholds), rolling
 
 
 def webcam_tab(kept_s: int | None) -> None:
@@ -212,7 +211,7 @@ def analyze_video(video: str | None, model: ModelChoice = "video", explain: bool
         report = detector.analyze_file(video, model=model, explain=explain)
         if report.verdict == "error":
             raise InputError(report.error or "the video could not be read")
-        return result(report, "clip", lambda folder: show.timeline(report)).values()
+        return result(report, "clip", lambda folder: charts.timeline(report)).values()
 
 
 def video_tab(video_models: list[str]) -> None:

@@ -1,85 +1,24 @@
-"""What the app says and lists for a report: the verdict's words, confidences, the crop and heatmap galleries (their
-files written to the request's folder), the time plot's data, the JSON report, and the app's CSS. No Gradio import:
-the tabs wire components to these. The boxed picture is ``ui.drawing``'s, the About page ``ui.about``'s."""
+"""What the app says about a result, as Markdown: the verdict's words and its coloured heading (the colours are
+``ui.styles``'s), the messages for an uncertain verdict and a picture without a face, and the lines that say how a
+verdict was reached (probability and thresholds, weak evidence, a clip's frames and its two models, what the file says
+about itself, escaped as plain text); and a live camera session's rolling verdict. Pure: no files written, no
+Gradio import."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from model.calibration import Thresholds
 from model.live import RollingVerdict
-from model.report import ClipSummary, Report, ScoredFace
-from ui.drawing import VERDICT_RGB, face_verdict, save_picture
-from ui.heatmap_files import write_heatmaps
+from model.report import ClipSummary, Report
+from ui.drawing import VERDICT_RGB
 
-VERDICT_CSS = "\n".join(f".verdict-{name} {{ color: rgb{rgb}; }}" for name, rgb in VERDICT_RGB.items())
-# On a phone a result gallery's fixed columns (five or six of ~100 px) run off its right edge and its fixed height
-# hides rows behind a scrollbar of its own: there, three columns as wide as the screen allows and every row shown.
-RESULT_GALLERY = "result-gallery"
-PHONE_CSS = f"""@media (max-width: 640px) {{
-  .{RESULT_GALLERY} .grid-container {{ grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }}
-  .{RESULT_GALLERY}, .{RESULT_GALLERY} .grid-wrap {{ height: auto !important; max-height: none !important; }}
-}}"""
-APP_CSS = VERDICT_CSS + "\n" + PHONE_CSS
 VERDICT_WORDS = {"fake": "Likely fake", "real": "Likely real", "uncertain": "Uncertain", "no_face": "No face found",
                  "error": "Not analysed"}
 UNCERTAIN_MESSAGE = ("The score lies between the model's two thresholds, where its verdicts on held-out faces were "
                      "too often wrong to call either way.")
 NO_FACE_MESSAGE = ("No face was found, so there is nothing to score. Try a sharper, well-lit, front-facing "
                    "picture where the face is at least about 40 pixels wide.")
-def _plain(value: Any) -> Any:
-    """JSON fallback for numpy scalars and arrays and paths."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def record(report: Report, name: str | None = None) -> dict[str, Any]:
-    """The scan CLI's JSON for ``report``, with ``path`` reduced to the file's own name (no server paths)."""
-    data = report.to_json()
-    if name is not None or data.get("path"):
-        data["path"] = name if name is not None else Path(data["path"]).name
-    return json.loads(json.dumps(data, default=_plain))
-
-
-def report_text(data: dict[str, Any]) -> str:
-    """The JSON report as the text that is shown and downloaded: indented, with lists of plain values (boxes,
-    flags) kept on one line, so that a clip's report stays readable."""
-    return _compact(json.loads(json.dumps(data, default=_plain)), 0) + "\n"
-
-
-def _compact(value: Any, depth: int) -> str:
-    pad, inner = "  " * depth, "  " * (depth + 1)
-    if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(key)}: {_compact(item, depth + 1)}" for key, item in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
-        return "[\n" + ",\n".join(f"{inner}{_compact(item, depth + 1)}" for item in value) + f"\n{pad}]"
-    return json.dumps(value)
-
-
-def write_report(data: dict[str, Any], folder: str | Path) -> Path:
-    """Write ``data`` as ``<input name>_report.json`` in ``folder``."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(data.get("path") or "upload")).stem)[:60] or "upload"
-    path = Path(folder) / f"{stem}_report.json"
-    path.write_text(report_text(data))
-    return path
-
-
-def confidences(report: Report) -> dict[str, float] | None:
-    """Label-style confidences ``{"fake": p, "real": 1 - p}``; None when nothing was scored."""
-    if report.fake_probability is None:
-        return None
-    probability = float(np.clip(report.fake_probability, 0.0, 1.0))
-    return {"fake": round(probability, 4), "real": round(1.0 - probability, 4)}
 
 
 def verdict_heading(verdict: str) -> str:
@@ -211,42 +150,3 @@ def disagreement_line(clip: ClipSummary) -> str:
 def frames_line(clip: ClipSummary) -> str:
     """How many of the sampled frames had a face."""
     return f"A face was found in **{clip.frames_with_face} of {clip.frames_sampled}** sampled frames."
-
-
-def face_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
-    """The face crops saved in ``folder``, captioned like their boxes: number, call and fake probability."""
-    return [(save_picture(face.crop, Path(folder) / f"face_{index}.jpg"), face_caption(report, index, face))
-            for index, face in enumerate(report.faces, start=1)]
-
-
-def face_caption(report: Report, index: int, face: ScoredFace) -> str:
-    """A gallery caption like the face's box label: number, call, fake probability, and any weak-evidence flags."""
-    return (f"{index}: {face_verdict(report, face)} {face.fake_probability:.2f}"
-            + (f" ({', '.join(face.flags)})" if face.flags else ""))
-
-
-def heatmap_gallery(report: Report, folder: str | Path) -> list[tuple[str, str]]:
-    """Each face's crop with its Grad-CAM heatmap over it, saved in ``folder``, captioned like the crops (faces
-    without a heatmap are left out)."""
-    paths = write_heatmaps(report, folder, "heatmap")
-    return [(paths[position], face_caption(report, position + 1, face))
-            for position, face in enumerate(report.faces) if position in paths]
-
-
-def timeline(report: Report) -> pd.DataFrame:
-    """Fake probability over time for frames with a face, plus the thresholds (the uncertain band's edges)."""
-    frames = report.clip.scored_frames if report.clip is not None else []
-    rows = [{"time (s)": float(frame.time_s), "fake probability": float(frame.fake_probability),
-             "series": "fake probability"} for frame in frames]
-    thresholds = report.thresholds
-    if rows and thresholds is not None:
-        # Always the same three series, even where the band has no width (the two lines then coincide): the
-        # browser's plot keeps the series of its first drawing, so a clip judged by a model with other series
-        # would lose its threshold lines.
-        times = [row["time (s)"] for row in rows]
-        lines = {"fake threshold": thresholds.fake_from, "real threshold": thresholds.real_below}
-        rows += [{"time (s)": t, "fake probability": float(value), "series": name}
-                 for name, value in lines.items() for t in (min(times), max(times))]
-    return pd.DataFrame(rows, columns=["time (s)", "fake probability", "series"])
-
-
