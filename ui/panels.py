@@ -22,7 +22,7 @@ def heatmap_toggle(prefix: str) -> gr.Checkbox:
     return gr.Checkbox(True, label="Show where the model looked (heatmaps)", elem_id=f"{prefix}-explain")
 
 
-def heatmap_gallery(prefix: str, columns: int = 4, height: int = 240) -> gr.Gallery:
+def heatmap_component(prefix: str, columns: int = 4, height: int = 240) -> gr.Gallery:
     """The gallery of heatmap overlays, with its one-line legend."""
     gallery = gr.Gallery(label="Where the model looked", columns=columns, fit_columns=False, height=height,
                          object_fit="contain", elem_id=f"{prefix}-heatmaps", elem_classes=[RESULT_GALLERY])
@@ -87,7 +87,7 @@ class ResultPanel:
         crops = gr.Gallery(label="Sampled face crops" if clip else "Face crops", columns=columns, fit_columns=False,
                            height=height, object_fit="contain", elem_id=f"{prefix}-crops",
                            elem_classes=[RESULT_GALLERY])
-        heatmaps = heatmap_gallery(prefix, columns=columns if clip else 4, height=250 if clip else 240)
+        heatmaps = heatmap_component(prefix, columns=columns if clip else 4, height=250 if clip else 240)
         with gr.Accordion("JSON report", open=False):
             report_file = gr.File(label="Download", elem_id=f"{prefix}-report-file")
             report_json = gr.Code(label="Report", language="json", interactive=False, buttons=["copy"],
