@@ -113,7 +113,7 @@ def prepare_multi_worker(model: keras.Model, dataset: tf.data.Dataset) -> None:
 
 
 def command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> str:
-    """The command as the user typed it, for the model's provenance."""
+    """The command as the user typed it, for the model's lineage (its stage's command)."""
     return f"{parser.prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
 
 

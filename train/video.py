@@ -399,7 +399,7 @@ def train_joint(config: VideoConfig) -> ModelInfo:
 def finish_video_model(config: VideoConfig, model: keras.Model, record: ModelInfo, splits: dict, clips: dict,
                        summary: dict[str, Any]) -> ModelInfo:
     """``record`` completed: calibration and thresholds (fitted on Validation unless it has them), Validation
-    measurements, provenance, the saved model and its Test rows."""
+    measurements, the training summary, the saved model and its Test rows."""
     val, frames = clips["validation"], record.frames
     held_out = summary.get("fitted_on") != "train+validation"  # else the folds measured it, not Validation
     calibrated = record.validation_calibration is not None
