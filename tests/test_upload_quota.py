@@ -25,14 +25,20 @@ def _post(quota: UploadQuota, size: int | None, client: str = "10.0.0.1", forwar
     if forwarded:
         headers.append((b"x-forwarded-for", forwarded.encode()))
     scope = {"type": "http", "method": "POST", "path": path, "headers": headers, "client": (client, 5000)}
+    chunks = [{"type": "http.request", "body": b"x", "more_body": True}] * 3 + [{"type": "http.request", "body": b""}]
     sent: list[dict] = []
+
+    async def receive() -> dict:
+        assert not sent, "the body is read before the answer"
+        return chunks.pop(0)
 
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(quota(scope, None, send))
+    asyncio.run(quota(scope, receive, send))
     if not sent:
         return 200, {}
+    assert not chunks  # a refused body is read to its end (unkept): the client reads the answer, not a broken pipe
     return sent[0]["status"], json.loads(sent[1]["body"])
 
 

@@ -3,7 +3,8 @@
 Gradio keeps every file posted to ``/gradio_api/upload`` (for ``FILES_KEPT_S``, the app's cache lifetime),
 whether or not an analysis follows, so a stranger could fill a public Space's disk with files it never analyses.
 This ASGI middleware counts each upload's declared size (``Content-Length``, read before the body) against the
-client's quota and the server's, and answers ``429`` with one sentence when either would be exceeded.
+client's quota and the server's, and answers ``429`` with one sentence when either would be exceeded (after
+reading the refused body to its end, unkept, so that the client reads the answer).
 
 The client is the first ``X-Forwarded-For`` address when the app runs behind a proxy (Hugging Face Spaces), else
 the socket's address. A client can forge that header to look like another; the total quota still bounds the disk.
@@ -42,6 +43,7 @@ class UploadQuota:
         if refusal is None:
             await self.app(scope, receive, send)
             return
+        await _drain(receive)
         body = json.dumps({"detail": refusal}).encode()
         await send({"type": "http.response.start", "status": 429,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -74,6 +76,15 @@ class UploadQuota:
                         "minutes.")
             self._uploads.append((now, client, size))
             return None
+
+
+async def _drain(receive) -> None:
+    """Read a refused upload's body to its end without keeping it: a client still sending when the server answers
+    and closes would see a broken pipe instead of the answer."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _declared_size(scope, unknown: int) -> int:
