@@ -30,6 +30,19 @@ CROP_FEATURES = ("mean_red", "mean_green", "mean_blue", "sharpness")
 INVARIANCE_FACES = 150  # real faces per domain
 
 
+def laplacian_variance(grey: np.ndarray) -> float:
+    """How sharp a grey picture is: the variance of its Laplacian."""
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
+    """``rgb`` encoded as JPEG at ``quality``: the file's bytes and the RGB picture they decode to."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise OSError("JPEG encoding failed")
+    return data.tobytes(), cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def face_features(crop_path: str) -> dict[str, float]:
     """The trivial features of one face crop (NaN where its record has no source)."""
     from model.imaging import jpeg_quality
@@ -46,7 +59,7 @@ def face_features(crop_path: str) -> dict[str, float]:
     grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     blue, green, red = bgr.reshape(-1, 3).mean(axis=0)
     features.update(mean_red=red, mean_green=green, mean_blue=blue,
-                    sharpness=float(np.log1p(cv2.Laplacian(grey, cv2.CV_64F).var())))
+                    sharpness=float(np.log1p(laplacian_variance(grey))))
     return features
 
 
@@ -104,10 +117,7 @@ def _white_balance(gain: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _jpeg(quality: int) -> Callable[[np.ndarray], np.ndarray]:
-    def change(rgb: np.ndarray) -> np.ndarray:
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return change
+    return lambda rgb: jpeg_round_trip(rgb, quality)[1]
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:

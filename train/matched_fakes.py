@@ -18,6 +18,7 @@ and ``history.json`` naming, for every fake, its source and the real whose histo
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from dataclasses import dataclass
@@ -62,12 +63,14 @@ class History:
 
 
 def sharpness(rgb: np.ndarray, box: Box) -> float:
-    """The variance of the Laplacian of a face box, seen at 128 px (the audit's sharpness, before its log)."""
+    """The variance of the Laplacian of a face box, seen at 128 px (the audit's sharpness measure)."""
     import cv2
+
+    from train.audit import laplacian_variance
 
     x, y, w, h = (max(0, round(v)) for v in box)
     grey = cv2.cvtColor(rgb[y:y + h, x:x + w], cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(cv2.resize(grey, (128, 128), interpolation=cv2.INTER_AREA), cv2.CV_64F).var())
+    return laplacian_variance(cv2.resize(grey, (128, 128), interpolation=cv2.INTER_AREA))
 
 
 def framed(rgb: np.ndarray, face: Box, history: History) -> tuple[np.ndarray, Box]:
@@ -93,6 +96,8 @@ def with_history(rgb: np.ndarray, face: Box, history: History) -> bytes:
     bytes of that JPEG file."""
     import cv2
 
+    from train.audit import jpeg_round_trip
+
     window, box = framed(rgb, face, history)
     size = (history.width, history.height)
     ratio = history.width / window.shape[1]
@@ -103,13 +108,10 @@ def with_history(rgb: np.ndarray, face: Box, history: History) -> bytes:
         small = cv2.resize(resized, (max(1, round(size[0] * factor)), max(1, round(size[1] * factor))),
                            interpolation=cv2.INTER_AREA)
         softened = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR) if factor < 1 else resized
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(softened, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise OSError("JPEG encoding failed")
-        decoded = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        data, decoded = jpeg_round_trip(softened, quality)
         if sharpness(decoded, box) <= history.sharpness:
             break
-    return data.tobytes()
+    return data
 
 
 def match_split(fakes: list[str], reals: list[str], out: Path, rng: np.random.Generator,
@@ -123,7 +125,8 @@ def match_split(fakes: list[str], reals: list[str], out: Path, rng: np.random.Ge
 
     (out / "Fake").mkdir(parents=True, exist_ok=True)
     (out / "Real").mkdir(parents=True, exist_ok=True)
-    order = iter(np.resize(rng.permutation(len(reals)), 10 * len(fakes) + len(reals)))
+    order = itertools.cycle(rng.permutation(len(reals)))
+    distinct_reals = len({Path(real).resolve() for real in reals})
     histories: dict[Path, History | None] = {}
     pairs = []
     for fake in tqdm(fakes, desc=out.name, unit="fake", file=sys.stderr, mininterval=10):
@@ -141,6 +144,8 @@ def match_split(fakes: list[str], reals: list[str], out: Path, rng: np.random.Ge
             if real not in histories:
                 histories[real] = History.of(real, cutter)
             history = histories[real]
+            if history is None and len(histories) == distinct_reals and not any(histories.values()):
+                raise ValueError(f"no face found in any of the {len(reals)} real pictures")
         target = out / "Fake" / f"{Path(fake).stem}.jpg"
         target.write_bytes(with_history(rgb, found[0][0].box, history))
         link = out / "Real" / real.name
