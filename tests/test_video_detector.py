@@ -174,6 +174,28 @@ def test_a_video_model_on_the_image_models_weights_gives_its_score_in_the_same_p
     assert shared.analyze_file(clips / "moving.mp4", model="image").fake_probability == pytest.approx(expected, abs=1e-5)
 
 
+def test_a_video_model_calibrated_as_its_encoder_gives_the_image_models_verdict(lite_models, clips, tmp_path):
+    """A video model judging a clip by the mean of its frames, calibrated as its encoder calibrates a face
+    (``train.calibration.calibrate_video_as_encoder``), calls the clip as the image model frame by frame does."""
+    from model.calibration import Calibration
+    from train.calibration import calibrate_video_as_encoder
+
+    image_path, video_path = (Path(shutil.copy(p, tmp_path)) for p in lite_models)
+    for path in lite_models:
+        shutil.copy(path.with_suffix(".json"), tmp_path)
+    image = replace(ModelInfo.read(image_path), calibration=Calibration(1.7, -0.4), real_below=0.3, fake_from=0.6)
+    write_metadata(image_path, image)
+    video = calibrate_video_as_encoder(ModelInfo.read(video_path), image, [0, 1], np.asarray([[0.2] * 4, [0.8] * 4]))
+    assert (video.thresholds, video.frame_calibration) == (image.thresholds, image.calibration)
+    write_metadata(video_path, replace(video, clip_score="frame_mean"))
+    detector = VideoDetector(FaceScorer(image_path), video_path, frames=8)
+    by_video = detector.analyze_file(clips / "moving.mp4")
+    by_image = detector.analyze_file(clips / "moving.mp4", model="image")
+    assert by_video.to_json()["video_model"] == "video"
+    assert by_video.fake_probability == pytest.approx(by_image.fake_probability, abs=2e-4)
+    assert by_video.verdict == by_image.verdict
+
+
 def test_without_video_weights_only_the_image_model_is_offered(scorer, tmp_path, clips):
     detector = VideoDetector(scorer, tmp_path / "absent.keras", frames=4)
     assert detector.available_models == ["image"]

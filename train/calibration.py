@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from model.calibration import Thresholds
+from model.calibration import Calibration, Thresholds
 from model.store import ModelInfo
 from train.data import Labelled
 from train.metrics import (brier_score, choose_threshold, choose_thresholds, expected_calibration_error,
@@ -32,16 +32,19 @@ def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: floa
     return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
 
 
-def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per_frame: np.ndarray,
+def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray | None, per_frame: np.ndarray,
                     max_real_called_fake: float | None = None, unseen: np.ndarray | None = None) -> ModelInfo:
     """``record`` with the Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` /
     ``uncertain`` / ``fake`` band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold
-    ones), with Brier and ECE before and after; ``max_real_called_fake`` raises the fake threshold until at most
-    that share of the real clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder
-    never trained on, whose real clips score higher than the others' out of fold) on their own too."""
+    ones; ``video`` None: the clip score is the mean of the calibrated per-frame probabilities), with Brier and ECE
+    before and after; ``max_real_called_fake`` raises the fake threshold until at most that share of the real
+    clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder never trained on, whose
+    real clips score higher than the others' out of fold) on their own too."""
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
-    clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
+    if video is None:
+        video = frame_calibration(per_frame).mean(axis=1)
+    clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     calibrated = clip_calibration(video)
     thresholds = choose_thresholds(labels, calibrated)
     if max_real_called_fake is not None:
@@ -53,6 +56,22 @@ def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per
                    frame_threshold=choose_threshold(frame_y, frame_calibration(per_frame.reshape(-1))),
                    validation_calibration={"clips": len(labels),
                                            **calibration_summary(labels, video, calibrated, thresholds)})
+
+
+def calibrate_video_as_encoder(record: ModelInfo, encoder: ModelInfo, labels: list[int], per_frame: np.ndarray
+                               ) -> ModelInfo:
+    """``record``, judging a clip by the mean of its frames' probabilities, with its encoder's calibration and
+    band: each frame calibrated as the encoder (a calibrated image model) calibrates a face, the clip at that
+    model's ``real`` / ``uncertain`` / ``fake`` thresholds. Those were fitted on Validation faces the encoder never
+    trained on; clips of the data set it trained on, out of fold or not, score its real faces too low to place a
+    band for clips it never saw. Brier, ECE and verdict shares on ``labels``' clips are kept for reading."""
+    labels = np.asarray(labels)
+    clip = encoder.calibration(per_frame).mean(axis=1)
+    return replace(record, calibration=Calibration(), real_below=encoder.real_below, fake_from=encoder.fake_from,
+                   frame_calibration=encoder.calibration, frame_threshold=encoder.fake_from,
+                   validation_calibration={"clips": len(labels), "source": "the encoder's",
+                                           **calibration_summary(labels, per_frame.mean(axis=1), clip,
+                                                                 encoder.thresholds)})
 
 
 def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds: Thresholds
