@@ -50,3 +50,18 @@ def test_the_out_of_fold_band_has_width_where_scores_overlap_and_calls_few_real_
     assert stored.real_below < stored.fake_from  # an uncertain band
     shares = stored.validation_calibration
     assert shares["real_called_fake"] <= 0.10 and 0.0 < shares["uncertain"]
+
+
+def test_a_frame_mean_clip_score_is_calibrated_on_the_mean_of_the_calibrated_frames():
+    """``video=None``: the clip score is the mean of the per-frame probabilities after their own calibration (as
+    ``VideoModel`` scores a ``frame_mean`` model), and the clip calibration is fitted on that mean."""
+    from train.calibration import CLIP_CALIBRATION_STRENGTH
+    from train.metrics import fit_calibration
+
+    rng = np.random.default_rng(5)
+    labels = np.asarray([0] * 40 + [1] * 40)
+    per_frame = np.clip(np.where(labels[:, None] == 1, 0.7, 0.4) + rng.normal(0, 0.2, (80, 10)), 0.01, 0.99)
+    stored = calibrate_video(ModelInfo(kind="video", architecture="test"), labels.tolist(), None, per_frame)
+    clip = stored.frame_calibration(per_frame).mean(axis=1)
+    assert stored.calibration == fit_calibration(labels, clip, CLIP_CALIBRATION_STRENGTH)
+    assert stored.calibration != fit_calibration(labels, per_frame.mean(axis=1), CLIP_CALIBRATION_STRENGTH)
