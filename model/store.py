@@ -83,12 +83,12 @@ class ModelInfo:
     ``frames``: a video model's clip length; ``real_below`` / ``fake_from``: the verdict band on the calibrated
     probability; ``frame_calibration``, ``frame_threshold``: a video model's per-frame ones; ``clip_score``: which
     of a video model's outputs its clip verdict calibrates (``sequence``: the BiLSTM's; ``frame_mean``: the mean of
-    its per-frame probabilities, each calibrated by ``frame_calibration``); ``data``: the training domains (a list of name, path and weight; one folder for a video
-    model); ``counts``: items per split; ``recipe_file``: the recipe file's text. The tables: ``validation``,
-    ``validation_calibration`` (what calibrating measured), ``test_domains`` (one row per domain),
-    ``test_metrics`` / ``test_frame_metrics`` (older trainers' one-threshold metrics), ``robustness``,
-    ``shortcut_audit``, ``invariance``. ``path``: the file it was read from or written to, not stored in it.
-    Fields that are None are left out of the JSON."""
+    its per-frame probabilities, each calibrated by ``frame_calibration``); ``data``: the training domains (a list
+    of name, path and weight; one folder for a video model); ``counts``: items per split; ``recipe_file``: the
+    recipe file's text. The tables: ``validation``, ``validation_calibration`` (what calibrating measured),
+    ``test_domains`` (one row per domain), ``test_metrics`` / ``test_frame_metrics`` (older trainers' one-threshold
+    metrics), ``robustness``, ``shortcut_audit``, ``invariance``. ``path``: the file it was read from or written
+    to, not stored in it. Fields that are None are left out of the JSON."""
 
     kind: str
     architecture: str

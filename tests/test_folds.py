@@ -53,7 +53,7 @@ def test_the_out_of_fold_band_has_width_where_scores_overlap_and_calls_few_real_
 
 
 def test_a_frame_mean_clip_score_is_calibrated_on_the_mean_of_the_calibrated_frames():
-    """``video=None``: the clip score is the mean of the per-frame probabilities after their own calibration (as
+    """``clip_score="frame_mean"``: the clip score is the mean of the per-frame probabilities after their own calibration (as
     ``VideoModel`` scores a ``frame_mean`` model), and the clip calibration is fitted on that mean."""
     from train.calibration import CLIP_CALIBRATION_STRENGTH
     from train.metrics import fit_calibration
@@ -61,7 +61,8 @@ def test_a_frame_mean_clip_score_is_calibrated_on_the_mean_of_the_calibrated_fra
     rng = np.random.default_rng(5)
     labels = np.asarray([0] * 40 + [1] * 40)
     per_frame = np.clip(np.where(labels[:, None] == 1, 0.7, 0.4) + rng.normal(0, 0.2, (80, 10)), 0.01, 0.99)
-    stored = calibrate_video(ModelInfo(kind="video", architecture="test"), labels.tolist(), None, per_frame)
+    record = ModelInfo(kind="video", architecture="test", clip_score="frame_mean")
+    stored = calibrate_video(record, labels.tolist(), np.zeros(len(labels)), per_frame)  # the BiLSTM's: unused
     clip = stored.frame_calibration(per_frame).mean(axis=1)
     assert stored.calibration == fit_calibration(labels, clip, CLIP_CALIBRATION_STRENGTH)
     assert stored.calibration != fit_calibration(labels, per_frame.mean(axis=1), CLIP_CALIBRATION_STRENGTH)

@@ -32,17 +32,18 @@ def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: floa
     return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
 
 
-def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray | None, per_frame: np.ndarray,
+def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per_frame: np.ndarray,
                     max_real_called_fake: float | None = None, unseen: np.ndarray | None = None) -> ModelInfo:
     """``record`` with the Platt scaling of the clip and the per-frame probabilities and the clip's ``real`` /
     ``uncertain`` / ``fake`` band, fitted on held-out clips (their raw ``predict_videos`` scores, or out-of-fold
-    ones; ``video`` None: the clip score is the mean of the calibrated per-frame probabilities), with Brier and ECE
-    before and after; ``max_real_called_fake`` raises the fake threshold until at most that share of the real
-    clips is called fake, and of the ``unseen`` ones (a mask: clips whose faces the encoder never trained on, whose
-    real clips score higher than the others' out of fold) on their own too."""
+    ones) for the clip score ``record.clip_score`` names (the BiLSTM's ``video``, or the mean of the calibrated
+    per-frame probabilities, as ``VideoModel`` scores it), with Brier and ECE before and after;
+    ``max_real_called_fake`` raises the fake threshold until at most that share of the real clips is called fake,
+    and of the ``unseen`` ones (a mask: clips whose faces the encoder never trained on, whose real clips score
+    higher than the others' out of fold) on their own too."""
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
-    if video is None:
+    if record.clip_score == "frame_mean":
         video = frame_calibration(per_frame).mean(axis=1)
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     calibrated = clip_calibration(video)

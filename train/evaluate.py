@@ -333,10 +333,7 @@ def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo
         if "validation" not in validation:
             raise TrainingError(f"calibrating needs a Validation/ folder in {args.data[0]}")
         clips = read_clips(validation["validation"], frames, read_size, info.face_recipe).resized(image_size)
-        video, per_frame = predict_videos(model, clips, frames)
-        # The clip score the model is judged by: the BiLSTM's, or (None) the mean of the calibrated frames.
-        clip = video if info.clip_score == "sequence" else None
-        info = write_metadata(args.model, calibrate_video(info, clips.labels, clip, per_frame))
+        info = write_metadata(args.model, calibrate_video(info, clips.labels, *predict_videos(model, clips, frames)))
         print_calibrated(info)
     if args.baseline != "none" and not Path(args.baseline).is_file():
         raise TrainingError(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")

@@ -304,7 +304,8 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     Validation clips, below), then the clip score (the BiLSTM's, or the mean of the per-frame outputs where that
     ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
     called fake), into ``record`` — except where the frame mean wins and the encoder is a calibrated image model:
-    then the clip is judged by the encoder's own calibration and band (``calibrate_video_as_encoder``). Every clip's scores go to ``out_of_fold.csv``."""
+    then the clip is judged by the encoder's own calibration and band (``calibrate_video_as_encoder``). Every
+    clip's scores go to ``out_of_fold.csv``."""
     items, serving, labels, names, pooled_views = _pooled(features, views, clips)
     candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
     groups = person_groups(names)
@@ -343,18 +344,17 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     best = min(candidates, key=lambda epochs: (round(unseen_briers[epochs], 4), epochs))
     video = by_epochs[:, candidates.index(best)]
     frame_mean_auc = _auc(labels, frame_mean)
-    clip_score = "frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence"
+    record = replace(record, clip_score="frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence")
     encoder = saved_start(config.backbone_weights)
-    if clip_score == "frame_mean" and encoder is not None and encoder.kind == "image":
+    if record.clip_score == "frame_mean" and encoder is not None and encoder.kind == "image":
         calibrated = calibrate_video_as_encoder(record, encoder, labels.tolist(), per_frame)
     else:
-        calibrated = calibrate_video(record, labels.tolist(), video if clip_score == "sequence" else None,
-                                     per_frame, MAX_REAL_CALLED_FAKE, unseen=unseen)
+        calibrated = calibrate_video(record, labels.tolist(), video, per_frame, MAX_REAL_CALLED_FAKE, unseen=unseen)
     measured = {"folds": int(folds.max()) + 1, "groups": len(np.unique(groups)), "epochs": best,
                 "video_auc_by_epochs": {str(epochs): auc for epochs, auc in epoch_aucs.items()},
                 "validation_clips_brier_by_epochs": {str(epochs): b for epochs, b in unseen_briers.items()},
                 "video_auc": epoch_aucs[best], "frame_mean_video_auc": frame_mean_auc}
-    calibrated = replace(calibrated, clip_score=clip_score, validation_calibration={
+    calibrated = replace(calibrated, validation_calibration={
         "source": "out of fold", **calibrated.validation_calibration, **measured,
         "seconds": round(time.time() - started, 1),
         "frame_mean_brier": brier_score(labels, calibrated.frame_calibration(per_frame).mean(axis=1))})
@@ -366,8 +366,9 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
             writer.writerow([*row[:5], *(f"{value:.5f}" for value in row[5:])])
     print(f"out of fold ({measured['folds']} folds): clip ROC-AUC (Validation clips' Brier) by epochs "
           + ", ".join(f"{epochs}: {auc:.3f} ({unseen_briers[epochs]:.3f})" for epochs, auc in epoch_aucs.items())
-          + f"; per-frame mean {frame_mean_auc:.3f}; the verdict calibrates the {clip_score.replace('_', ' ')} "
-          f"after {best} epochs ({calibrated.validation_calibration['source']} calibration and band)", file=sys.stderr)
+          + f"; per-frame mean {frame_mean_auc:.3f}; the verdict calibrates the "
+          f"{record.clip_score.replace('_', ' ')} after {best} epochs "
+          f"({calibrated.validation_calibration['source']} calibration and band)", file=sys.stderr)
     return calibrated
 
 
