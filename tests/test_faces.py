@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -42,6 +44,23 @@ def test_graph_networks_find_what_the_library_finds_layer_by_layer(astronaut):
         assert len(ours) == len(theirs) == 1
         assert np.allclose(ours[0]["box"], theirs[0]["box"], atol=1)
         assert abs(ours[0]["confidence"] - theirs[0]["confidence"]) < 1e-4
+
+
+def test_the_tensor_batch_changes_nothing_and_each_thread_gets_its_own_pictures_faces(astronaut):
+    """Stages handed the picture batch as one tensor find exactly what they find handed the NumPy batch, boxes,
+    confidences and landmarks; detections running in four threads at once each get their own picture's faces."""
+    mtcnn = recipe_detector()._mtcnn
+    frames = [astronaut, cv2.flip(astronaut, 1), cv2.resize(astronaut, (384, 256))]
+    ours = [mtcnn.detect_faces(frame) for frame in frames]
+    wrapped = mtcnn._stages
+    try:
+        mtcnn._stages = [stage._stage for stage in wrapped]
+        theirs = [mtcnn.detect_faces(frame) for frame in frames]
+    finally:
+        mtcnn._stages = wrapped
+    assert ours == theirs and ours[0] != ours[1]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(mtcnn.detect_faces, frames * 4)) == ours * 4
 
 
 def test_every_detector_runs_the_one_set_of_networks():
