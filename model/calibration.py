@@ -33,6 +33,11 @@ class Calibration:
         z = self.slope * logit(probability) + self.intercept
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
+    def frame_mean(self, per_frame: np.ndarray) -> np.ndarray:
+        """Each clip's frame-mean score: the mean of its frames' probabilities (the last axis), each calibrated
+        first. Serving and training compute a ``frame_mean`` video model's clip score here alone."""
+        return self(per_frame).mean(axis=-1)
+
     def to_json(self) -> dict[str, Any]:
         return {"method": "platt", "slope": self.slope, "intercept": self.intercept}
 

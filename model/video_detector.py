@@ -70,7 +70,7 @@ class VideoModel:
         outputs = self._predict(batch)
         frames = outputs["frames"].numpy()[:, :, 0]
         video = self.calibration(outputs["video"].numpy()[:, 0] if self.info.clip_score == "sequence"
-                                 else self.frame_calibration(frames).mean(axis=1))
+                                 else self.frame_calibration.frame_mean(frames))
         results = []
         for owner, crops in enumerate(sequences):
             rows = [row for row, (who, _) in enumerate(windows) if who == owner]

@@ -44,7 +44,7 @@ def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per
     labels, frame_y = np.asarray(labels), np.repeat(labels, per_frame.shape[1])
     frame_calibration = fit_calibration(frame_y, per_frame.reshape(-1), CLIP_CALIBRATION_STRENGTH)
     if record.clip_score == "frame_mean":
-        video = frame_calibration(per_frame).mean(axis=1)
+        video = frame_calibration.frame_mean(per_frame)
     clip_calibration = fit_calibration(labels, video, CLIP_CALIBRATION_STRENGTH)
     calibrated = clip_calibration(video)
     thresholds = choose_thresholds(labels, calibrated)
@@ -67,7 +67,7 @@ def calibrate_video_as_encoder(record: ModelInfo, encoder: ModelInfo, labels: li
     trained on; clips of the data set it trained on, out of fold or not, score its real faces too low to place a
     band for clips it never saw. Brier, ECE and verdict shares on ``labels``' clips are kept for reading."""
     labels = np.asarray(labels)
-    clip = encoder.calibration(per_frame).mean(axis=1)
+    clip = encoder.calibration.frame_mean(per_frame)
     return replace(record, calibration=Calibration(), real_below=encoder.real_below, fake_from=encoder.fake_from,
                    frame_calibration=encoder.calibration, frame_threshold=encoder.fake_from,
                    validation_calibration={"clips": len(labels), "source": "the encoder's",

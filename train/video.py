@@ -357,7 +357,7 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     calibrated = replace(calibrated, validation_calibration={
         "source": "out of fold", **calibrated.validation_calibration, **measured,
         "seconds": round(time.time() - started, 1),
-        "frame_mean_brier": brier_score(labels, calibrated.frame_calibration(per_frame).mean(axis=1))})
+        "frame_mean_brier": brier_score(labels, calibrated.frame_calibration.frame_mean(per_frame))})
     with (config.out / "out_of_fold.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["clip", "split", "label", "group", "fold", *(f"sequence_{e}_epochs" for e in candidates),
