@@ -6,6 +6,8 @@ in the environment wins.
 """
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 # 3: no TensorFlow/CUDA start-up noise ("failed call to cuInit" on machines without a GPU); real failures still
 # raise Python exceptions. OpenCV's own warnings (``[ WARN ]`` lines of its video backends) go the same way.
@@ -28,18 +30,31 @@ def load_tensorflow() -> None:
     """
     import sys
 
-    if "tensorflow" in sys.modules or os.environ.get("DEEPFAKE_VERBOSE_TF") == "1":
+    if "tensorflow" in sys.modules:
         import tensorflow  # noqa: F401
+        return
+    with silenced_stderr():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+@contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """The process's stderr (file descriptor 2, which C++ libraries write to) sent nowhere for the block, unless
+    ``DEEPFAKE_VERBOSE_TF=1``; restored before any exception propagates."""
+    import sys
+
+    if os.environ.get("DEEPFAKE_VERBOSE_TF") == "1":
+        yield
         return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import keras  # noqa: F401
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -11,15 +11,18 @@ import tensorflow as tf
 from model.explain import GradCam, image_cam
 from model.face_path import FaceCutter, cap
 from model.imaging import damage, decode_image, jpeg_quality, read_bytes
+from model.tflite import fast_network
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import Report, ScoredFace
 from model.store import DEFAULT_IMAGE_MODEL, load_served_model
+from model.views import mean_over_views
 
 
 class FaceScorer:
-    """A loaded binary face model with its calibration and verdict thresholds; scores crops through one compiled
-    function, and says which faces are too small or too compressed for the model's measured reliability."""
+    """A loaded binary face model with its calibration and verdict thresholds; scores crops as the mean over the
+    model's views (``model.views``) through TensorFlow Lite's kernels (``model.tflite``), and says which faces are
+    too small or too compressed for the model's measured reliability."""
 
     def __init__(self, path: str | Path = DEFAULT_IMAGE_MODEL, network: keras.Model | None = None) -> None:
         """The model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
@@ -27,15 +30,14 @@ class FaceScorer:
         self.image_size = self.info.image_size
         self.calibration, self.thresholds, self.recipe = self.info.calibration, self.info.thresholds, self.info.face_recipe
         self.name = self.info.name
-        spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
-        self._predict = tf.function(lambda x: self.keras_model(x, training=False), input_signature=[spec])
+        self._network = fast_network(self.keras_model, path)
         self._cam: GradCam | None = None
 
     def score(self, crops: list[np.ndarray]) -> np.ndarray:
         """Calibrated fake probability of each RGB crop (any size)."""
         if not crops:
             return np.zeros((0,), np.float32)
-        return self.calibration(self._predict(self._batch(crops)).numpy().reshape(-1))
+        return self.calibration(mean_over_views(self._network, self._batch(crops), self.info.views))
 
     def explain(self, crops: list[np.ndarray]) -> np.ndarray:
         """Grad-CAM heatmap (n, size, size) in [0, 1] of each RGB crop: red where the face pushed the score towards

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from model.calibration import Calibration, Thresholds
 from model.face_recipe import FaceRecipe
+from model.views import AS_CUT, checked_views
 
 if TYPE_CHECKING:  # Keras is imported where a model is saved or loaded: ``--help`` must not wait for TensorFlow
     import keras
@@ -80,7 +81,8 @@ Table = list[dict[str, Any]]
 @dataclass(frozen=True)
 class ModelInfo:
     """A saved model's record. ``kind``: ``image``, ``video`` or ``frames`` (a video trainer's frame stage);
-    ``frames``: a video model's clip length; ``real_below`` / ``fake_from``: the verdict band on the calibrated
+    ``frames``: a video model's clip length; ``views``: the views of a face whose mean raw probability an image
+    model calibrates (``model.views``); ``real_below`` / ``fake_from``: the verdict band on the calibrated
     probability; ``frame_calibration``, ``frame_threshold``: a video model's per-frame ones; ``clip_score``: which
     of a video model's outputs its clip verdict calibrates (``sequence``: the BiLSTM's; ``frame_mean``: the mean of
     its per-frame probabilities, each calibrated by ``frame_calibration``); ``data``: the training domains (a list
@@ -95,6 +97,7 @@ class ModelInfo:
     image_size: int | None = None
     frames: int | None = None
     face_recipe: FaceRecipe = FaceRecipe()
+    views: tuple[str, ...] = AS_CUT
     calibration: Calibration = Calibration()
     real_below: float = 0.5
     fake_from: float = 0.5
@@ -167,6 +170,7 @@ def _same(value: Any) -> Any:
 
 READERS: dict[str, Callable[[Any], Any]] = {
     "face_recipe": lambda stored: FaceRecipe(**stored),
+    "views": checked_views,
     "calibration": Calibration.from_json,
     "frame_calibration": Calibration.from_json,
     "reliable_input": lambda stored: ReliableInput(**stored),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,17 @@ def write_rgb(path: Path, rgb: np.ndarray) -> Path:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tflite_cache(tmp_path_factory) -> Path:
+    """Networks converted for TensorFlow Lite go to a folder of the test session, not the user's cache (child
+    processes, the app and the scan CLI, inherit it)."""
+    from model.tflite import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("tflite-cache")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

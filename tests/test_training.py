@@ -38,7 +38,7 @@ def tiny_name(run) -> str:
 def trained(tiny_faces, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     image.main(["--data", str(tiny_faces), "--out", str(out), "--epochs", "1", "--batch-size", "8",
-                "--image-size", "32", "--architecture", "meso4"])
+                "--image-size", "32", "--architecture", "meso4", "--views", "as_cut", "mirrored"])
     return out
 
 
@@ -47,7 +47,7 @@ def test_one_epoch_yields_a_loadable_model_with_provenance(trained):
     assert model.input_shape == (None, 32, 32, 3)
     assert info.kind == "image" and info.image_size == 32
     assert 0.0 <= info.real_below <= info.fake_from <= 1.0
-    assert info.training.epochs_run == 1
+    assert info.training.epochs_run == 1 and info.views == ("as_cut", "mirrored")  # calibrated over both views
     assert info.counts["train"] == {tiny_name(trained): {"real": 16, "fake": 16}}
     assert info.command.startswith("python -m ")
     assert info.lineage == (Stage("start", weights="random weights"), Stage("this run", command=info.command))

@@ -174,6 +174,20 @@ def test_a_video_model_on_the_image_models_weights_gives_its_score_in_the_same_p
     assert shared.analyze_file(clips / "moving.mp4", model="image").fake_probability == pytest.approx(expected, abs=1e-5)
 
 
+def test_an_image_model_scored_over_other_views_gets_its_own_pass(lite_models, clips, tmp_path):
+    """The video model's pass reads each face as cut: an image model that averages the mirror image too is scored
+    by itself, as it scores any face."""
+    image_path = Path(shutil.copy(lite_models[0], tmp_path))
+    shutil.copy(lite_models[0].with_suffix(".json"), tmp_path)
+    write_metadata(image_path, replace(ModelInfo.read(image_path), views=("as_cut", "mirrored")))
+    mirrored = FaceScorer(image_path)
+    detector = VideoDetector(mirrored, lite_models[1], frames=8)
+    assert not detector.shares_encoder
+    report = detector.analyze_file(clips / "moving.mp4")
+    expected = mirrored.score([face.crop for face in report.faces]).mean()
+    assert report.to_json()["scores"]["image"] == pytest.approx(expected, abs=1e-5)
+
+
 def test_a_video_model_calibrated_as_its_encoder_gives_the_image_models_verdict(lite_models, clips, tmp_path):
     """A video model judging a clip by the mean of its frames, calibrated as its encoder calibrates a face
     (``train.calibration.calibrate_video_as_encoder``), calls the clip as the image model frame by frame does."""

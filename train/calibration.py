@@ -87,11 +87,11 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
 def calibrate(record: ModelInfo, model: keras.Model, validation: Labelled, batch_size: int = 64,
               people: dict[str, Labelled] | None = None, max_people_called_fake: float = 0.05) -> ModelInfo:
     """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on
-    Validation, with Brier and ECE before and after; with ``people`` (per domain, the Validation real photos of
-    people, a part of ``validation``) the fake threshold is raised until each domain's are called fake at most
-    ``max_people_called_fake`` of the time (``for_people``)."""
+    Validation (each face scored over the record's views), with Brier and ECE before and after; with ``people``
+    (per domain, the Validation real photos of people, a part of ``validation``) the fake threshold is raised until
+    each domain's are called fake at most ``max_people_called_fake`` of the time (``for_people``)."""
     labels = np.asarray(validation.labels)
-    raw = predict_images(model, validation, record.image_size, batch_size)
+    raw = predict_images(model, validation, record.image_size, batch_size, record.views)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     thresholds = choose_thresholds(labels, calibrated)

@@ -7,7 +7,8 @@
 Image models: each ``--data`` domain is scored on ``--split`` (or on Validation where it has no such split),
 faces cut as in training (``train.domains``), with the model's stored calibration and its ``real`` /
 ``uncertain`` / ``fake`` thresholds; ``--calibrate`` fits both on the domains' pooled Validation first and stores
-them. ``--robustness`` scores the first domain again under JPEG re-compression, downscaling and blur.
+them (with ``--views``, over those views of each face, which the model is scored and served with from then on).
+``--robustness`` scores the first domain again under JPEG re-compression, downscaling and blur.
 
     python -m train.evaluate --model model/weights/video_model.keras --data ../shared/data/videos \
         --data ../shared/data/celebdf-clips
@@ -44,12 +45,13 @@ from model.store import (DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, ModelInfo, ReliableIn
                          write_metadata)
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
+from model.views import checked_views
 from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.audit import audit_markdown, invariance_markdown, invariance_rows, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
 from train.calibration import calibrate, calibrate_video
-from train.flags import image_parser
+from train.flags import add_views_flag, image_parser
 from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
@@ -122,13 +124,14 @@ def write_report(labels: list[int], scores: np.ndarray, thresholds: Thresholds, 
 
 def calibrated_scores(model: keras.Model, record: ModelInfo, data: Labelled, batch_size: int = 64,
                       degrade: str = "as given") -> np.ndarray:
-    """The face model's calibrated fake probabilities for every file of ``data`` (optionally degraded first)."""
+    """The face model's calibrated fake probabilities for every file of ``data`` (optionally degraded first), each
+    the mean over the record's views."""
     if degrade == "as given":
-        raw = predict_images(model, data, record.image_size, batch_size)
+        raw = predict_images(model, data, record.image_size, batch_size, record.views)
     else:
         dataset = decoded_images(data, record.image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
                                                        num_parallel_calls=tf.data.AUTOTUNE)
-        raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data))
+        raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data), record.views)
     return record.calibration(raw)
 
 
@@ -230,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", action="store_true",
                         help="store the domain table (and the robustness table with the input limits it implies) "
                         "with the model, for the app's About tab and the scan's weak-evidence flags")
+    add_views_flag(parser, "image models, with --calibrate: the views of each face whose mean score is calibrated, "
+                   "stored and served from now on (default: the model's own)")
     parser.add_argument("--max-people-called-fake", type=float, default=0.05,
                         help="--calibrate: at most this share of each people domain's Validation real faces called fake")
     parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
@@ -243,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.data and not args.config:
         parser.error("give --data folders or a --config recipe file")
+    if args.views and not args.calibrate:
+        parser.error("--views changes what the stored calibration was fitted on: give --calibrate with it")
     try:
         evaluate(args)
     except (FileNotFoundError, ValueError) as error:  # TrainingError included
@@ -256,6 +263,8 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
     model, info = load_served_model(args.model)
     out = report_folder(args.model, args.out)
     if info.kind == "video":
+        if args.views:
+            raise TrainingError("--views is for image models: a video model scores its frames as cut")
         return evaluate_video(args, model, info, out)
     tables = read_config_file(args.config, image_parser())[1] if args.config else ()
     domains = domains_from_args(args.data, None, tables)
@@ -270,6 +279,7 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
     if args.calibrate:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
+        info = replace(info, views=checked_views(args.views or info.views))
         per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
         info = write_metadata(args.model, calibrate(info, model, pooled(per_domain), args.batch_size,
                                                     people_reals(splits["validation"], per_domain),

@@ -9,6 +9,7 @@ import argparse
 from model.architectures import IMAGE_MODEL_CHOICES
 from model.backbones import DEFAULT_BACKBONE
 from model.preprocessing import IMAGE_SIZE
+from model.views import VIEWS
 from train.config import VALIDATION_PER_CLASS
 
 DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
@@ -119,5 +120,13 @@ def image_parser(doc: str = "Train the image model.") -> argparse.ArgumentParser
                         "ROC-AUC (default); --no-start-competes when the run changes what is asked of the model "
                         "(e.g. --view-consistency), so that an epoch is kept, to be compared by train.evaluate")
     add_face_training_flags(parser)
+    add_views_flag(parser, "the views of each face whose mean score is calibrated and served (the Validation ROC-AUC "
+                   "that chooses the epoch reads the face as cut)")
     parser.set_defaults(**RECIPE_DEFAULTS)
     return parser
+
+
+def add_views_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--views``: which views of a face an image model's score averages (``model.views``); ``what`` says when."""
+    parser.add_argument("--views", nargs="+", choices=tuple(VIEWS), default=None, metavar="VIEW",
+                        help=f"{what}: {' and/or '.join(VIEWS)}")

@@ -27,6 +27,7 @@ import tensorflow as tf
 from model.architectures import build_image_model
 from model.backbones import BACKBONES, luminance_form
 from model.store import ModelInfo, load_served_model
+from model.views import AS_CUT, checked_views
 from train.common import command_line, lineage
 from train.config import FaceTrainConfig, TrainingError, parse_with_config
 from train.face_training import train_face_model
@@ -39,13 +40,15 @@ IMAGENET_WARMUP_STEPS = 100  # the head alone first, where it starts at random o
 @dataclass(frozen=True, kw_only=True)
 class ImageConfig(FaceTrainConfig):
     """``train.image``'s flags: the network (``architecture``, a registry backbone or a from-scratch CNN), its
-    input size, whether a registry backbone starts from ImageNet, and a saved model to start from instead."""
+    input size, whether a registry backbone starts from ImageNet, a saved model to start from instead, and the
+    views of a face its served score averages (calibrated over them)."""
 
     architecture: str
     image_size: int
     imagenet: bool
     init_from: str | None
     start_competes: bool = True
+    views: tuple[str, ...] = AS_CUT
 
     @property
     def pretrained(self) -> bool:
@@ -75,7 +78,7 @@ def train(config: ImageConfig, start: keras.Model | None = None, started: ModelI
         return model
 
     first = BACKBONES[config.architecture].imagenet if config.pretrained else "random weights"
-    record = ModelInfo(kind="image", architecture=config.architecture,
+    record = ModelInfo(kind="image", architecture=config.architecture, views=config.views,
                        lineage=lineage(started, config.init_from if started else first, config.command,
                                        config.config_file),
                        recipe_file=Path(config.config_file).read_text() if config.config_file else None)
@@ -107,10 +110,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.luminance is not None:
             args.architecture = _with_luminance(args.architecture, args.luminance)
         config = ImageConfig.from_namespace(
-            args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv))
+            args, data=tuple(args.data or ()), out=Path(args.out or "runs/image"), command=command_line(flags, argv),
+            views=checked_views(args.views or AS_CUT))
         config.out.mkdir(parents=True, exist_ok=True)
         record = train(config, start, started)
-    except (FileNotFoundError, TrainingError, ImagenetWeightsError) as error:
+    except (FileNotFoundError, ValueError, ImagenetWeightsError) as error:  # TrainingError included
         flags.error(str(error))
     print(json.dumps({"model": str(record.path), **record.to_json()}, indent=2))
 

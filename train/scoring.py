@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 import numpy as np
 import tensorflow as tf
 
+from model.views import AS_CUT, mean_over_views
 from train.config import TrainingError
 from train.data import Labelled, image_dataset
 from train.sequences import Clips
 
 
-def predict(model: keras.Model, dataset: tf.data.Dataset, count: int) -> np.ndarray:
-    """Fake probabilities for the ``count`` faces of an evaluation dataset, in order. Unreadable files (which the
-    dataset skips) abort: evaluation must be complete, and its labels aligned."""
-    scores = np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x, _ in dataset])
+def predict(model: keras.Model, dataset: tf.data.Dataset, count: int, views: tuple[str, ...] = AS_CUT) -> np.ndarray:
+    """Fake probabilities for the ``count`` faces of an evaluation dataset, in order, each the mean over ``views``
+    (a model's record says which). Unreadable files (which the dataset skips) abort: evaluation must be complete,
+    and its labels aligned."""
+    network = partial(model, training=False)
+    scores = np.concatenate([mean_over_views(network, x, views) for x, _ in dataset])
     if len(scores) != count:
         raise TrainingError(f"{count - len(scores)} files could not be read; fix or remove them and evaluate again")
     return scores
 
 
-def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64) -> np.ndarray:
-    """Fake probabilities for every file of ``data``."""
-    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data))
+def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64,
+                   views: tuple[str, ...] = AS_CUT) -> np.ndarray:
+    """Fake probabilities for every file of ``data``, each the mean over ``views``."""
+    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data), views)
 
 
 def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4

@@ -45,6 +45,7 @@ from model.backbones import BACKBONES, DEFAULT_BACKBONE
 from model.store import ModelInfo, Stage, Training, load_network, load_served_model, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
+from model.views import AS_CUT
 from train.calibration import calibrate_video, calibrate_video_as_encoder
 from train.common import command_line, compile_binary, fit, lineage, make_strategy
 from train.config import FaceTrainConfig, TrainingError
@@ -303,8 +304,9 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     ``OOF_EPOCHS`` epochs (those within ``--epochs``). They choose the epoch count (the best Brier score of the
     Validation clips, below), then the clip score (the BiLSTM's, or the mean of the per-frame outputs where that
     ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
-    called fake), into ``record`` — except where the frame mean wins and the encoder is a calibrated image model:
-    then the clip is judged by the encoder's own calibration and band (``calibrate_video_as_encoder``). Every
+    called fake), into ``record`` — except where the frame mean wins and the encoder is a calibrated image model
+    scoring faces as cut (the frames are): then the clip is judged by the encoder's own calibration and band
+    (``calibrate_video_as_encoder``). Every
     clip's scores go to ``out_of_fold.csv``."""
     items, serving, labels, names, pooled_views = _pooled(features, views, clips)
     candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
@@ -346,7 +348,8 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     frame_mean_auc = _auc(labels, frame_mean)
     record = replace(record, clip_score="frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence")
     encoder = saved_start(config.backbone_weights)
-    if record.clip_score == "frame_mean" and encoder is not None and encoder.kind == "image":
+    as_encoder = encoder is not None and encoder.kind == "image" and encoder.views == AS_CUT
+    if record.clip_score == "frame_mean" and as_encoder:
         calibrated = calibrate_video_as_encoder(record, encoder, labels.tolist(), per_frame)
     else:
         calibrated = calibrate_video(record, labels.tolist(), video, per_frame, MAX_REAL_CALLED_FAKE, unseen=unseen)
