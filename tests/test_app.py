@@ -154,6 +154,9 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     section = about.model_section("Image model", banded)
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
+    assert "mirror image" not in section
+    assert "mean of the face and its mirror image" in about.model_section("Image model", replace(
+        banded, views=("as_cut", "mirrored")))
     # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.
     flagged = replace(banded, test_domains=[{**banded.test_domains[0], "model": "lite0_bilstm@model.keras"}],
                       shortcut_audit={"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}},

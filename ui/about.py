@@ -45,6 +45,9 @@ def model_section(title: str, info: ModelInfo | None) -> str:
     facts = [f"* Architecture: **{info.architecture}**"]
     if info.image_size:
         facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops")
+    if "mirrored" in info.views:
+        facts.append("* Each face is scored as the mean of the face and its mirror image, so which way it looks "
+                     "cannot change the verdict")
     if info.real_below < info.fake_from:
         facts.append(f"* Verdicts on the calibrated probability: real below {info.real_below:.3f}, fake at "
                      f"{info.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
