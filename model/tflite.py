@@ -49,15 +49,18 @@ def fast_network(network: keras.Model, weights_file: str | Path | None) -> Calla
         return lambda faces: keras_call(tf.convert_to_tensor(faces, tf.float32)).numpy()
 
 
+def cache_file(weights_file: str | Path) -> Path:
+    """Where the converted form of ``weights_file`` is kept: named by the file's bytes and TensorFlow's version."""
+    digest = hashlib.sha256(Path(weights_file).read_bytes() + tf.__version__.encode()).hexdigest()[:24]
+    return cache_folder() / f"{Path(weights_file).stem}-{digest}.tflite"
+
+
 def converted(network: keras.Model, weights_file: str | Path | None) -> bytes:
     """The TensorFlow Lite form of ``network``: read from the cache, or converted now (and cached when it came from
     ``weights_file``; a cache that cannot be written is skipped)."""
-    cached = None
-    if weights_file is not None:
-        digest = hashlib.sha256(Path(weights_file).read_bytes() + tf.__version__.encode()).hexdigest()[:24]
-        cached = cache_folder() / f"{Path(weights_file).stem}-{digest}.tflite"
-        if cached.exists():
-            return cached.read_bytes()
+    cached = None if weights_file is None else cache_file(weights_file)
+    if cached is not None and cached.exists():
+        return cached.read_bytes()
     with silenced_stderr(), redirect_stdout(io.StringIO()):  # Keras lists the exported signature on stdout
         flat = tf.lite.TFLiteConverter.from_keras_model(network).convert()
     if cached is not None:
