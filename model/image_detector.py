@@ -11,11 +11,11 @@ import tensorflow as tf
 from model.explain import GradCam, image_cam
 from model.face_path import FaceCutter, cap
 from model.imaging import damage, decode_image, jpeg_quality, read_bytes
-from model.tflite import fast_network
 from model.preprocessing import resize_faces
 from model.provenance import read_provenance
 from model.report import Report, ScoredFace
 from model.store import DEFAULT_IMAGE_MODEL, load_served_model
+from model.tflite import fast_network
 from model.views import mean_over_views
 
 

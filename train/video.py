@@ -306,8 +306,7 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
     called fake), into ``record`` — except where the frame mean wins and the encoder is a calibrated image model
     scoring faces as cut (the frames are): then the clip is judged by the encoder's own calibration and band
-    (``calibrate_video_as_encoder``). Every
-    clip's scores go to ``out_of_fold.csv``."""
+    (``calibrate_video_as_encoder``). Every clip's scores go to ``out_of_fold.csv``."""
     items, serving, labels, names, pooled_views = _pooled(features, views, clips)
     candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
     groups = person_groups(names)
