@@ -7,11 +7,13 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer, ImageDetector
 from model.store import ModelInfo, upgrade, write_metadata
 from train import domains, extract_faces
+from train.data import Labelled
 from train.extract_faces import FaceSequence
 
 
@@ -45,3 +47,16 @@ def test_a_changed_recipe_invalidates_the_training_caches(tmp_path):
     changed = replace(FaceRecipe(), margin=1.3)
     assert domains.FaceCropper(tmp_path / "cache", changed).target(picture) != before
     assert not extract_faces.is_current(sequence, 8, changed)  # cut by another recipe: extracted again
+
+
+def test_training_refuses_a_clip_whose_faces_were_cut_by_another_recipe(tmp_path):
+    """A cached face sequence feeds training only under the recipe that cut it: a model with another crop ceiling
+    would otherwise learn from crops serving never gives it."""
+    sequence = tmp_path / "clip.npz"
+    FaceSequence(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.ones(2, bool), 2, FaceRecipe()).save(sequence, 1)
+    clips = Labelled([str(sequence)], [1])
+    faces, _ = domains.FaceCropper(tmp_path / "cache", FaceRecipe(), quiet=True).crops(clips)
+    assert len(faces.paths) == 2
+    sharper = replace(FaceRecipe(), crop_ceiling=224)
+    with pytest.raises(ValueError, match="--crop-ceiling 224"):
+        domains.FaceCropper(tmp_path / "cache", sharper, quiet=True).crops(clips)

@@ -24,12 +24,12 @@ SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "image_model.
 def test_a_recipe_file_sets_the_same_flags_as_the_command_line(tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('backbone = "meso4"\nimage_size = 64\nlr = 2e-4\nlr_schedule = "plateau"\n'
-                      'self_blend_share = 0.25\nsteps_per_epoch = 7\ntest = false\n'
+                      'self_blend_share = 0.25\nsteps_per_epoch = 7\ntest = false\ncrop_ceiling = "none"\n'
                       '[[data]]\npath = "x/faces"\nweight = 2\nlimit_per_class = 10\npeople = true\n')
     from_file = parse_with_config(build_parser(), ["--config", str(recipe)])
     from_flags = parse_with_config(build_parser(), [
         "--backbone", "meso4", "--image-size", "64", "--lr", "2e-4", "--lr-schedule", "plateau",
-        "--self-blend-share", "0.25", "--steps-per-epoch", "7", "--no-test"])
+        "--self-blend-share", "0.25", "--steps-per-epoch", "7", "--no-test", "--crop-ceiling", "none"])
     for name, value in vars(from_flags).items():
         if name not in ("config", "config_file", "data_tables"):
             assert getattr(from_file, name) == value, name
@@ -37,6 +37,14 @@ def test_a_recipe_file_sets_the_same_flags_as_the_command_line(tmp_path):
     assert (domain.path, domain.weight, domain.limit_per_class, domain.people) == (Path("x/faces"), 2.0, 10, True)
     overridden = parse_with_config(build_parser(), ["--config", str(recipe), "--lr", "1e-3"])
     assert overridden.lr == 1e-3 and overridden.image_size == 64  # the command line wins
+    assert from_file.crop_ceiling is None and build_parser().parse_args([]).crop_ceiling == FaceRecipe().crop_ceiling
+
+
+@pytest.mark.parametrize("value", ["8", "wide"])
+def test_a_crop_ceiling_that_leaves_no_face_or_is_no_size_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["--crop-ceiling", value])
+    assert stop.value.code == 2 and "--crop-ceiling" in capsys.readouterr().err
 
 
 def test_the_shipped_recipe_file_names_only_real_flags_and_the_trainers_defaults_are_its_network():

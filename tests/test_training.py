@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from model.image_detector import FaceScorer
 from model.calibration import Calibration
+from model.face_recipe import FaceRecipe
 from model.store import ModelInfo, Stage, load_served_model, read_metadata, write_metadata
 from tests.conftest import save_lite_image_model, write_rgb
 from train import evaluate, image
@@ -38,7 +39,7 @@ def tiny_name(run) -> str:
 def trained(tiny_faces, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     image.main(["--data", str(tiny_faces), "--out", str(out), "--epochs", "1", "--batch-size", "8",
-                "--image-size", "32", "--architecture", "meso4", "--views", "as_cut", "mirrored"])
+                "--image-size", "32", "--architecture", "meso4", "--views", "as_cut", "mirrored", "--crop-ceiling", "96"])
     return out
 
 
@@ -48,6 +49,7 @@ def test_one_epoch_yields_a_loadable_model_with_provenance(trained):
     assert info.kind == "image" and info.image_size == 32
     assert 0.0 <= info.real_below <= info.fake_from <= 1.0
     assert info.training.epochs_run == 1 and info.views == ("as_cut", "mirrored")  # calibrated over both views
+    assert info.face_recipe == replace(FaceRecipe(), crop_ceiling=96)  # serving caps faces as training did
     assert info.counts["train"] == {tiny_name(trained): {"real": 16, "fake": 16}}
     assert info.command.startswith("python -m ")
     assert info.lineage == (Stage("start", weights="random weights"), Stage("this run", command=info.command))

@@ -239,6 +239,11 @@ class FaceCropper:
         done = folder / "done"
         if not done.exists():
             with np.load(path) as stored:
+                cut_by = str(stored["face_recipe"]) if "face_recipe" in stored else None
+                if cut_by != self.recipe.key():
+                    raise ValueError(f"{path} was cut by another face recipe than this model's "
+                                     f"({self.recipe.to_json()}): cut its clips again with train.extract_faces "
+                                     f"--crop-ceiling {self.recipe.crop_ceiling or 'none'}")
                 for index, face in enumerate(stored["faces"]):
                     write_png(folder / f"{index:04d}.png", face)
             done.touch()

@@ -28,6 +28,7 @@ from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
 from train.data import load_splits
+from train.flags import add_crop_ceiling_flag
 
 EXTRA_FRAMES = 12
 
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="additional spread frames kept for training-time resampling")
     parser.add_argument("--image-size", type=int, default=VIDEO_IMAGE_SIZE)
     parser.add_argument("--limit-per-class", type=int, default=None)
+    add_crop_ceiling_flag(parser, "the face recipe of the image model whose faces these are")
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     jobs = sorted({(Path(p), y) for split in splits.values() for p, y in zip(split.paths, split.labels)})
-    cutter = FaceCutter(FaceRecipe())
+    cutter = FaceCutter(FaceRecipe(crop_ceiling=args.crop_ceiling))
     done = skipped = kept = stale = 0
     progress = tqdm(jobs, desc="clips", unit="clip", file=sys.stderr)
     for video, label in progress:

@@ -8,6 +8,7 @@ import argparse
 
 from model.architectures import IMAGE_MODEL_CHOICES
 from model.backbones import DEFAULT_BACKBONE
+from model.face_recipe import FaceRecipe
 from model.preprocessing import IMAGE_SIZE
 from model.views import VIEWS
 from train.config import VALIDATION_PER_CLASS
@@ -122,6 +123,7 @@ def image_parser(doc: str = "Train the image model.") -> argparse.ArgumentParser
     add_face_training_flags(parser)
     add_views_flag(parser, "the views of each face whose mean score is calibrated and served (the Validation ROC-AUC "
                    "that chooses the epoch reads the face as cut)")
+    add_crop_ceiling_flag(parser, "the model's face recipe: training cuts its faces so, and serving follows the record")
     parser.set_defaults(**RECIPE_DEFAULTS)
     return parser
 
@@ -130,3 +132,24 @@ def add_views_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """``--views``: which views of a face an image model's score averages (``model.views``); ``what`` says when."""
     parser.add_argument("--views", nargs="+", choices=tuple(VIEWS), default=None, metavar="VIEW",
                         help=f"{what}: {' and/or '.join(VIEWS)}")
+
+
+def crop_ceiling(text: str | int) -> int | None:
+    """A ``--crop-ceiling`` value: pixels (16 or more), or ``none`` for crops at the size they were cut."""
+    if str(text).lower() == "none":
+        return None
+    try:
+        side = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of pixels or 'none': {text!r}") from None
+    if side < 16:
+        raise argparse.ArgumentTypeError(f"a crop ceiling of {side} px leaves no face to judge (16 at least)")
+    return side
+
+
+def add_crop_ceiling_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--crop-ceiling``: the face recipe's largest crop side (``FaceRecipe.crop_ceiling``); ``what`` says whose."""
+    default = FaceRecipe().crop_ceiling
+    parser.add_argument("--crop-ceiling", type=crop_ceiling, default=default, metavar="PX",
+                        help=f"face crops larger than PX pixels on a side are shrunk to it, or 'none' ({what}; "
+                        f"default {default})")

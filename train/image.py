@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from model.architectures import build_image_model
 from model.backbones import BACKBONES, luminance_form
+from model.face_recipe import FaceRecipe
 from model.store import ModelInfo, load_served_model
 from model.views import AS_CUT, checked_views
 from train.common import command_line, lineage
@@ -40,8 +41,8 @@ IMAGENET_WARMUP_STEPS = 100  # the head alone first, where it starts at random o
 @dataclass(frozen=True, kw_only=True)
 class ImageConfig(FaceTrainConfig):
     """``train.image``'s flags: the network (``architecture``, a registry backbone or a from-scratch CNN), its
-    input size, whether a registry backbone starts from ImageNet, a saved model to start from instead, and the
-    views of a face its served score averages (calibrated over them)."""
+    input size, whether a registry backbone starts from ImageNet, a saved model to start from instead, the
+    views of a face its served score averages (calibrated over them) and its face recipe's crop ceiling."""
 
     architecture: str
     image_size: int
@@ -49,6 +50,7 @@ class ImageConfig(FaceTrainConfig):
     init_from: str | None
     start_competes: bool = True
     views: tuple[str, ...] = AS_CUT
+    crop_ceiling: int | None = FaceRecipe().crop_ceiling
 
     @property
     def pretrained(self) -> bool:
@@ -79,6 +81,7 @@ def train(config: ImageConfig, start: keras.Model | None = None, started: ModelI
 
     first = BACKBONES[config.architecture].imagenet if config.pretrained else "random weights"
     record = ModelInfo(kind="image", architecture=config.architecture, views=config.views,
+                       face_recipe=FaceRecipe(crop_ceiling=config.crop_ceiling),
                        lineage=lineage(started, config.init_from if started else first, config.command,
                                        config.config_file),
                        recipe_file=Path(config.config_file).read_text() if config.config_file else None)
