@@ -36,6 +36,13 @@ class FaceRecipe:
         """A short digest for cache keys."""
         return hashlib.sha1(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
 
+    def require_cut(self, cut_by: str | None, what: str) -> None:
+        """Raise ``ValueError`` unless ``cut_by`` (the ``key`` a face cache stored) is this recipe's: training must
+        see the faces serving cuts for a model of this recipe (``what``: the cache, for the message)."""
+        if cut_by != self.key():
+            raise ValueError(f"{what} was cut by another face recipe than this model's ({self.to_json()}): cut its "
+                             f"clips again with train.extract_faces --crop-ceiling {self.crop_ceiling or 'none'}")
+
     def cut_key(self) -> str:
         """A digest of what finds and frames a picture's face (not the ceiling): recipes that differ only in their
         ceiling share one cache of uncapped crops."""

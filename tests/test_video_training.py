@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,6 +251,22 @@ def test_sequence_stage_on_an_image_models_backbone(tiny_sequences, tmp_path, si
     model = VideoModel(tmp_path / "video" / "model.keras")
     assert model.image_size == (size or SIZE) and model.info.training.frame_head == "trained"
     assert model.runs_the_image_model(FaceScorer(image)) == (size is None)
+
+
+def test_a_video_model_cuts_faces_as_its_encoder_learnt_them_and_refuses_clips_cut_another_way(
+        tiny_sequences, tmp_path, capsys):
+    """The video record carries its encoder's face recipe (serving cuts clip faces by it), and clips cached under
+    another recipe (here: a sharper crop ceiling than the encoder's) are a usage error, not training data."""
+    _, image = save_lite_image_model(tmp_path / "image_model.keras", SIZE)
+    args = ["--data", str(tiny_sequences), "--epochs", "1", "--batch-size", "4", "--frames", "4", "--lstm-units", "8",
+            "--views", "0", "--face-cache", str(tmp_path / "cache")]
+    video.main([*args, "--encoder", str(image), "--out", str(tmp_path / "video")])
+    assert ModelInfo.read(tmp_path / "video" / "model.keras").face_recipe == ModelInfo.read(image).face_recipe
+    sharper = write_metadata(shutil.copy(image, tmp_path / "sharper.keras"),
+                             replace(ModelInfo.read(image), face_recipe=replace(FaceRecipe(), crop_ceiling=224))).path
+    with pytest.raises(SystemExit) as stop:
+        video.main([*args, "--encoder", str(sharper), "--out", str(tmp_path / "sharper")])
+    assert stop.value.code == 2 and "train.extract_faces --crop-ceiling 224" in capsys.readouterr().err
 
 
 def test_the_default_encoder_is_the_image_models_backbone_with_its_imagenet_weights():

@@ -178,6 +178,11 @@ def read_record(crop: str | Path) -> dict:
         return {}
 
 
+def stored_recipe(stored) -> str | None:
+    """The face recipe's key a cached clip (``train.extract_faces``' ``.npz``, opened) was cut by; None if unrecorded."""
+    return str(stored["face_recipe"]) if "face_recipe" in stored else None
+
+
 def landmark_array(paths: list[str]) -> np.ndarray:
     """(n, 5, 2) float32: each crop's five points in fractions of its side, NaN where it has none."""
     points = np.full((len(paths), 5, 2), np.nan, np.float32)

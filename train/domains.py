@@ -32,7 +32,7 @@ import numpy as np
 from model.face_recipe import FaceRecipe
 from model.imaging import IMAGE_EXTENSIONS
 from train.config import VALIDATION_PER_CLASS
-from train.data import RECORD_SUFFIX, Labelled, holds_files, load_splits, read_record
+from train.data import RECORD_SUFFIX, Labelled, holds_files, load_splits, read_record, stored_recipe
 
 if TYPE_CHECKING:  # the face path imports TensorFlow: a cutter is built where faces are cut
     from model.face_path import FaceCutter
@@ -239,11 +239,7 @@ class FaceCropper:
         done = folder / "done"
         if not done.exists():
             with np.load(path) as stored:
-                cut_by = str(stored["face_recipe"]) if "face_recipe" in stored else None
-                if cut_by != self.recipe.key():
-                    raise ValueError(f"{path} was cut by another face recipe than this model's "
-                                     f"({self.recipe.to_json()}): cut its clips again with train.extract_faces "
-                                     f"--crop-ceiling {self.recipe.crop_ceiling or 'none'}")
+                self.recipe.require_cut(stored_recipe(stored), str(path))
                 for index, face in enumerate(stored["faces"]):
                     write_png(folder / f"{index:04d}.png", face)
             done.touch()

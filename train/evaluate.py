@@ -64,7 +64,7 @@ def read_clips(data: Labelled, frames: int, image_size: int, recipe: FaceRecipe)
     now with the model's face ``recipe`` at ``image_size`` (unreadable clips and clips without a face abort:
     evaluation must be complete)."""
     if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
-        return load_clips(data)
+        return load_clips(data, recipe)
     from tqdm import tqdm
 
     from model.face_path import FaceCutter

@@ -27,7 +27,7 @@ from model.face_recipe import FaceRecipe
 from model.imaging import InputError
 from model.preprocessing import resize_faces
 from model.video import VIDEO_EXTENSIONS, open_clip, spread
-from train.data import load_splits
+from train.data import load_splits, stored_recipe
 from train.flags import add_crop_ceiling_flag
 
 EXTRA_FRAMES = 12
@@ -94,8 +94,7 @@ def is_current(path: Path, image_size: int, recipe: FaceRecipe) -> bool:
     """Whether a cached sequence was cut by ``recipe`` at ``image_size`` (else it is rebuilt)."""
     try:
         with np.load(path) as stored:
-            cut_by = str(stored["face_recipe"]) if "face_recipe" in stored else None
-            return cut_by == recipe.key() and stored["faces"].shape[1] == image_size
+            return stored_recipe(stored) == recipe.key() and stored["faces"].shape[1] == image_size
     except (OSError, ValueError, KeyError):
         return False
 

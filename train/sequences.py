@@ -20,10 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from model.face_recipe import FaceRecipe
 from model.preprocessing import resize_faces
 from model.video import spread
 from train.augment import QualityAugmentation
-from train.data import Labelled
+from train.data import Labelled, stored_recipe
 
 SEQUENCE_EXTENSIONS = frozenset({".npz"})
 
@@ -57,11 +58,13 @@ class Clips:
         return serving_sequence(self.faces[index], self.serving[index], frames)
 
 
-def load_clips(data: Labelled) -> Clips:
-    """Read every cached ``.npz`` of ``data`` (labels come from the folders, like for images)."""
+def load_clips(data: Labelled, recipe: FaceRecipe) -> Clips:
+    """Read every cached ``.npz`` of ``data`` (labels come from the folders, like for images); raises
+    ``ValueError`` for a clip whose faces another face recipe than ``recipe`` (the model's) cut."""
     clips = Clips([], [], [], [])
     for path, label in zip(data.paths, data.labels):
         with np.load(path) as stored:
+            recipe.require_cut(stored_recipe(stored), str(path))
             faces = stored["faces"]
             serving = stored["serving"] if "serving" in stored else np.ones(len(faces), bool)
         clips.faces.append(faces)

@@ -42,6 +42,7 @@ from model.architectures import (VIDEO_FRAMES, VIDEO_IMAGE_SIZE, BackboneWeights
                                  build_frame_model, build_sequence_head, frame_model_at,
                                  frame_model_from_face_model, is_face_model)
 from model.backbones import BACKBONES, DEFAULT_BACKBONE
+from model.face_recipe import FaceRecipe
 from model.store import ModelInfo, Stage, Training, load_network, load_served_model, save_model, write_metadata
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
@@ -145,11 +146,17 @@ def encoder_lineage(config: VideoConfig, started: ModelInfo | None) -> tuple[Sta
     return lineage(started, source if started else first, config.command, config.config_file)
 
 
+def started_recipe(started: ModelInfo | None) -> FaceRecipe:
+    """The face recipe of a model trained from ``started`` (a saved model's record, or None for a backbone): its
+    start's, so that the clips' faces are cut as that encoder learnt them (the defaults for a new encoder)."""
+    return started.face_recipe if started else FaceRecipe()
+
+
 def video_record(config: VideoConfig, encoder: str, image_size: int, frames: int, stages: tuple[Stage, ...],
-                 frame_head: str, augmented_views: int | None = None) -> ModelInfo:
-    """The record a video stage starts: the model's shape and recipe, its lineage and this stage's settings."""
+                 frame_head: str, recipe: FaceRecipe, augmented_views: int | None = None) -> ModelInfo:
+    """The record a video stage starts: the model's shape and face recipe, its lineage and this stage's settings."""
     return ModelInfo(kind="video", architecture=f"{encoder}_bilstm", frames=frames, image_size=image_size,
-                     lineage=stages,
+                     lineage=stages, face_recipe=recipe,
                      training=Training(stage=config.stage, lstm_units=config.lstm_units, frame_head=frame_head,
                                        augmented_views=augmented_views))
 
@@ -169,7 +176,7 @@ def train_frames(config: VideoConfig) -> ModelInfo:
         return frame_model_at(model, image_size, config.dropout)
 
     encoder = started.architecture if started else source if source in BACKBONES else DEFAULT_BACKBONE
-    record = ModelInfo(kind="frames", architecture=encoder.removesuffix("_bilstm"),
+    record = ModelInfo(kind="frames", architecture=encoder.removesuffix("_bilstm"), face_recipe=started_recipe(started),
                        lineage=encoder_lineage(config, started), training=Training(stage="frames"))
     return train_face_model(config, build, image_size, record,
                             start_is_candidate=started is not None and started.kind in ("frames", "video"))
@@ -220,7 +227,8 @@ def train_sequence(config: VideoConfig) -> ModelInfo:
     """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences (plain and ``--views`` augmented
     embeddings of every Train clip), then one assembled, calibrated video model."""
     splits = _load_sequence_splits(config)
-    clips = {name: load_clips(split) for name, split in splits.items()}
+    started = saved_start(config.backbone_weights)
+    clips = {name: load_clips(split, started_recipe(started)) for name, split in splits.items()}
     frame_model, head_trained = _frame_model_from(config.backbone_weights,
                                                   config.image_size or clips["train"].image_size, config.dropout)
     if config.image_size and frame_model.input_shape[1] != config.image_size:
@@ -228,9 +236,8 @@ def train_sequence(config: VideoConfig) -> ModelInfo:
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
     image_size = int(encoder.input_shape[1])
     clips = {name: c.resized(image_size) for name, c in clips.items()}
-    record = video_record(config, encoder.name, image_size, config.frames,
-                          encoder_lineage(config, saved_start(config.backbone_weights)),
-                          "trained" if head_trained else "refit", config.views)
+    record = video_record(config, encoder.name, image_size, config.frames, encoder_lineage(config, started),
+                          "trained" if head_trained else "refit", started_recipe(started), config.views)
 
     started = time.time()
     features, augmented = cached_embeddings(encoder, clips, config.views, config.seed, config.face_cache)
@@ -377,12 +384,11 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
 def train_joint(config: VideoConfig) -> ModelInfo:
     """Stage 3: fine-tune a whole video model (encoder included, BatchNorm statistics frozen) on sequences."""
     splits = _load_sequence_splits(config)
-    clips = {name: load_clips(split) for name, split in splits.items()}
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model, started = load_served_model(config.init)
         image_size = int(model.input_shape[2])
-        clips = {name: c.resized(image_size) for name, c in clips.items()}
+        clips = {name: load_clips(split, started.face_recipe).resized(image_size) for name, split in splits.items()}
         for layer in model.get_layer("encoder").layer.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
@@ -400,7 +406,8 @@ def train_joint(config: VideoConfig) -> ModelInfo:
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
     record = video_record(config, model.get_layer("encoder").layer.name, image_size, frames,
-                          lineage(started, config.init, config.command, config.config_file), "trained")
+                          lineage(started, config.init, config.command, config.config_file), "trained",
+                          started.face_recipe)
     return finish_video_model(config, model, record, splits, clips, summary)
 
 
@@ -442,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
                                             command=command_line(parser, argv))
         config.out.mkdir(parents=True, exist_ok=True)
         record = stage(config)
-    except (FileNotFoundError, TrainingError, BackboneWeightsError, ImagenetWeightsError) as error:
+    except (FileNotFoundError, ValueError, BackboneWeightsError, ImagenetWeightsError) as error:  # TrainingError too
         parser.error(str(error))
     print(json.dumps({"model": str(record.path), **record.to_json()}, indent=2))
 
