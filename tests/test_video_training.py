@@ -171,6 +171,30 @@ def test_evaluate_reproduces_the_stored_row_beside_the_image_baseline(sequence_r
     assert baseline_row["model"].endswith("image_model.keras, mean per frame") and baseline_row["clips"] == 6
 
 
+def test_evaluate_cuts_clips_again_for_a_baseline_whose_recipe_differs(sequence_run, tiny_videos, tiny_sequences,
+                                                                       small_image_model, tmp_path, monkeypatch,
+                                                                       capsys):
+    """The image baseline sees clip faces as serving gives them to it, capped by its own recipe: raw clips are cut
+    again by that recipe; cached sequences, which one recipe cut, are scored as cut, with a note."""
+    clips = tmp_path / "clips"
+    for label in ("Real", "Fake"):
+        (clips / label).mkdir(parents=True)
+        shutil.copy(tiny_videos / label / f"astronaut_{label.lower()}.mp4", clips / label)
+    small = replace(FaceRecipe(), crop_ceiling=64)
+    baseline = write_metadata(shutil.copy(small_image_model, tmp_path / "small.keras"),
+                              replace(ModelInfo.read(small_image_model), face_recipe=small)).path
+    recipes, read_clips = [], evaluate.read_clips
+    monkeypatch.setattr(evaluate, "read_clips",
+                        lambda data, frames, size, recipe: recipes.append(recipe) or read_clips(data, frames, size,
+                                                                                                 recipe))
+    args = ["--model", str(sequence_run / "model.keras"), "--baseline", str(baseline), "--out", str(tmp_path / "out")]
+    evaluate.main([*args, "--data", str(clips)])
+    assert recipes == [ModelInfo.read(sequence_run / "model.keras").face_recipe, small]
+    recipes.clear()
+    evaluate.main([*args, "--data", str(tiny_sequences)])
+    assert len(recipes) == 1 and "cuts faces by another recipe than the cached clips'" in capsys.readouterr().err
+
+
 def test_calibrating_a_video_model_gives_it_an_uncertain_band(sequence_run, tiny_sequences, tmp_path):
     copy = tmp_path / "model.keras"
     copy.write_bytes((sequence_run / "model.keras").read_bytes())

@@ -84,10 +84,11 @@ def read_clips(data: Labelled, frames: int, image_size: int, recipe: FaceRecipe)
 
 
 def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: str, out: Path,
-                      baseline: FaceScorer | None = None) -> list[dict[str, Any]]:
+                      baseline: FaceScorer | None = None, baseline_clips: Clips | None = None) -> list[dict[str, Any]]:
     """The clips of one domain judged as serving judges them (the serving frames, calibrated, at the stored
     thresholds): a row for the video model, with its per-frame ROC-AUC, and one for the ``baseline`` (the image
-    model on the same crops, mean of its per-frame probabilities); ROC and confusion figures in ``out``."""
+    model on the same frames' crops, ``baseline_clips`` where its face recipe cuts them otherwise, mean of its
+    per-frame probabilities); ROC and confusion figures in ``out``."""
     sequences = [list(clips.serving_faces(i, video_model.frames)) for i in range(len(clips))]
     labels = np.asarray(clips.labels)
     frame_y = np.repeat(labels, video_model.frames)
@@ -97,7 +98,9 @@ def video_domain_rows(video_model: VideoModel, clips: Clips, name: str, split: s
                  f"{name} — {split} (clips, video model)")
     judged = [(video_model.name, video, per_frame, video_model.thresholds)]
     if baseline is not None:
-        frame_scores = [baseline.score(sequence) for sequence in sequences]
+        theirs = sequences if baseline_clips is None else [
+            list(baseline_clips.serving_faces(i, video_model.frames)) for i in range(len(baseline_clips))]
+        frame_scores = [baseline.score(sequence) for sequence in theirs]
         judged.append((f"{baseline.name}, mean per frame", np.asarray([f.mean() for f in frame_scores]),
                        np.concatenate(frame_scores), baseline.thresholds))
     rows = []
@@ -349,9 +352,21 @@ def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo
         raise TrainingError(f"baseline image model not found: {args.baseline} (--baseline none leaves it out)")
     video_model = VideoModel(args.model, network=model)
     baseline = FaceScorer(args.baseline) if args.baseline != "none" else None
+
+    def baseline_clips(data: Labelled) -> Clips | None:
+        """The clips cut again by the baseline's face recipe where it differs from the video model's (its crops
+        capped otherwise); None where they are the same, or cached sequences that only one recipe cut."""
+        if baseline is None or baseline.recipe == info.face_recipe:
+            return None
+        if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
+            print(f"note: {baseline.name} cuts faces by another recipe than the cached clips' "
+                  f"({baseline.recipe.to_json()}); its row scores their crops as cut", file=sys.stderr)
+            return None
+        return read_clips(data, frames, read_size, baseline.recipe)
+
     rows = [row for name, split, data in domains
             for row in video_domain_rows(video_model, read_clips(data, frames, read_size, info.face_recipe), name,
-                                         split, out, baseline)]
+                                         split, out, baseline, baseline_clips(data))]
     print(markdown_table(rows, "domain"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "domains_metrics.json").write_text(json.dumps({"domains": rows}, indent=2) + "\n")
