@@ -157,6 +157,8 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     assert "mirror image" not in section
     assert "mean of the face and its mirror image" in about.model_section("Image model", replace(
         banded, views=("as_cut", "mirrored")))
+    assert "first shrunk to at most 224 px" in about.model_section("Image model", replace(
+        banded, face_recipe=replace(banded.face_recipe, crop_ceiling=224)))
     # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.
     flagged = replace(banded, test_domains=[{**banded.test_domains[0], "model": "lite0_bilstm@model.keras"}],
                       shortcut_audit={"dfdc-faces": {"roc_auc": 0.99, "flagged": True}, "other": {"flagged": False}},

@@ -44,7 +44,9 @@ def model_section(title: str, info: ModelInfo | None) -> str:
     lines = [f"### {title}", f"`{info.name}`"]
     facts = [f"* Architecture: **{info.architecture}**"]
     if info.image_size:
-        facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops")
+        ceiling = info.face_recipe.crop_ceiling
+        facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops"
+                     + (f", each face first shrunk to at most {ceiling} px as in training" if ceiling else ""))
     if "mirrored" in info.views:
         facts.append("* Each face is scored as the mean of the face and its mirror image, so which way it looks "
                      "cannot change the verdict")
