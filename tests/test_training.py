@@ -39,7 +39,8 @@ def tiny_name(run) -> str:
 def trained(tiny_faces, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     image.main(["--data", str(tiny_faces), "--out", str(out), "--epochs", "1", "--batch-size", "8",
-                "--image-size", "32", "--architecture", "meso4", "--views", "as_cut", "mirrored", "--crop-ceiling", "96"])
+                "--image-size", "32", "--architecture", "meso4", "--views", "as_cut", "mirrored",
+                "--crop-ceiling", "96"])
     return out
 
 

@@ -179,7 +179,7 @@ def read_record(crop: str | Path) -> dict:
 
 
 def stored_recipe(stored) -> str | None:
-    """The face recipe's key a cached clip (``train.extract_faces``' ``.npz``, opened) was cut by; None if unrecorded."""
+    """The face recipe's key a cached clip (``train.extract_faces``' opened ``.npz``) was cut by; None if not kept."""
     return str(stored["face_recipe"]) if "face_recipe" in stored else None
 
 

@@ -227,8 +227,8 @@ def train_sequence(config: VideoConfig) -> ModelInfo:
     """Stage 2: the BiLSTM head on frozen-encoder features of cached sequences (plain and ``--views`` augmented
     embeddings of every Train clip), then one assembled, calibrated video model."""
     splits = _load_sequence_splits(config)
-    started = saved_start(config.backbone_weights)
-    clips = {name: load_clips(split, started_recipe(started)) for name, split in splits.items()}
+    encoder_record = saved_start(config.backbone_weights)
+    clips = {name: load_clips(split, started_recipe(encoder_record)) for name, split in splits.items()}
     frame_model, head_trained = _frame_model_from(config.backbone_weights,
                                                   config.image_size or clips["train"].image_size, config.dropout)
     if config.image_size and frame_model.input_shape[1] != config.image_size:
@@ -236,8 +236,8 @@ def train_sequence(config: VideoConfig) -> ModelInfo:
     encoder = next(layer for layer in frame_model.layers if isinstance(layer, keras.Model))
     image_size = int(encoder.input_shape[1])
     clips = {name: c.resized(image_size) for name, c in clips.items()}
-    record = video_record(config, encoder.name, image_size, config.frames, encoder_lineage(config, started),
-                          "trained" if head_trained else "refit", started_recipe(started), config.views)
+    record = video_record(config, encoder.name, image_size, config.frames, encoder_lineage(config, encoder_record),
+                          "trained" if head_trained else "refit", started_recipe(encoder_record), config.views)
 
     started = time.time()
     features, augmented = cached_embeddings(encoder, clips, config.views, config.seed, config.face_cache)
