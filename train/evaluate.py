@@ -56,14 +56,14 @@ from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
 from train.scoring import predict, predict_images, predict_videos
-from train.sequences import SEQUENCE_EXTENSIONS, Clips, load_clips
+from train.sequences import SEQUENCE_EXTENSIONS, Clips, are_cached_sequences, load_clips
 
 
 def read_clips(data: Labelled, frames: int, image_size: int, recipe: FaceRecipe) -> Clips:
     """Cached sequences as they are (the models resize the faces), or videos run through serving's face extraction
     now with the model's face ``recipe`` at ``image_size`` (unreadable clips and clips without a face abort:
     evaluation must be complete)."""
-    if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
+    if are_cached_sequences(data):
         return load_clips(data, recipe)
     from tqdm import tqdm
 
@@ -358,7 +358,7 @@ def evaluate_video(args: argparse.Namespace, model: keras.Model, info: ModelInfo
         capped otherwise); None where they are the same, or cached sequences that only one recipe cut."""
         if baseline is None or baseline.recipe == info.face_recipe:
             return None
-        if all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths):
+        if are_cached_sequences(data):
             print(f"note: {baseline.name} cuts faces by another recipe than the cached clips' "
                   f"({baseline.recipe.to_json()}); its row scores their crops as cut", file=sys.stderr)
             return None

@@ -58,6 +58,11 @@ class Clips:
         return serving_sequence(self.faces[index], self.serving[index], frames)
 
 
+def are_cached_sequences(data: Labelled) -> bool:
+    """Whether every file of ``data`` is a cached face sequence (``train.extract_faces``), not a video."""
+    return all(Path(p).suffix.lower() in SEQUENCE_EXTENSIONS for p in data.paths)
+
+
 def load_clips(data: Labelled, recipe: FaceRecipe) -> Clips:
     """Read every cached ``.npz`` of ``data`` (labels come from the folders, like for images); raises
     ``ValueError`` for a clip whose faces another face recipe than ``recipe`` (the model's) cut."""
