@@ -1,8 +1,11 @@
-"""The views of a face whose mean is an image model's score (its record's ``views``): the face as cut alone, or
-with its mirror image too. A verdict then cannot turn on which way a face looks, and the network's sensitivity to
-the faintest pixel changes is averaged over two readings of the same face. Serving, calibration, evaluation and the
-trainer's calibration all score faces through ``mean_over_views``, so they cannot drift apart. (TensorFlow is
-imported when faces are scored, not with the record.)"""
+"""The views of a face whose mean is an image model's score (its record's ``views``): the face as cut, its mirror
+image, the face at half its size (shrunk and enlarged back) and the face in grey. With its mirror image a verdict
+cannot turn on which way a face looks, and the network's sensitivity to the faintest pixel changes is averaged over
+two readings of the same face. The half-size and grey views are there to be measured (``train.evaluate --calibrate
+--views``; the image card has the table): added to the shipped pair they moved real faces less under greyscale and
+halving, but made the mirror image matter again. Serving, calibration, evaluation and the trainer's calibration all
+score faces through ``mean_over_views``, so they cannot drift apart. (TensorFlow is imported when faces are scored,
+not with the record.)"""
 
 from __future__ import annotations
 
@@ -25,8 +28,39 @@ def _mirrored(faces: tf.Tensor) -> tf.Tensor:
     return tf.reverse(faces, axis=[2])
 
 
-VIEWS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {"as_cut": _as_cut, "mirrored": _mirrored}
+def _half_size(faces: tf.Tensor) -> tf.Tensor:
+    """Shrunk to half the side (area averaging) and enlarged back: the face as a smaller picture would give it."""
+    import tensorflow as tf
+
+    size = tf.shape(faces)[1:3]
+    small = tf.image.resize(tf.cast(faces, tf.float32), size // 2, method="area")
+    return tf.cast(tf.clip_by_value(tf.round(tf.image.resize(small, size)), 0.0, 255.0), faces.dtype)
+
+
+def _greyscale(faces: tf.Tensor) -> tf.Tensor:
+    """Colour removed (luminance in all three channels)."""
+    import tensorflow as tf
+
+    grey = tf.image.rgb_to_grayscale(tf.cast(faces, tf.float32))
+    return tf.cast(tf.clip_by_value(tf.round(tf.image.grayscale_to_rgb(grey)), 0.0, 255.0), faces.dtype)
+
+
+# Each view's function and how the About tab names it.
+VIEWS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
+    "as_cut": _as_cut,
+    "mirrored": _mirrored,
+    "half_size": _half_size,
+    "greyscale": _greyscale,
+}
+VIEW_WORDS = {"as_cut": "the face as cut", "mirrored": "its mirror image", "half_size": "the face at half size",
+              "greyscale": "the face in grey"}
 AS_CUT = ("as_cut",)  # a model's views where its record names none: the face as cut, alone
+
+
+def described(views: tuple[str, ...]) -> str:
+    """The views in words, for people: "the face as cut, its mirror image and the face at half size"."""
+    words = [VIEW_WORDS[view] for view in views]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def checked_views(views: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -155,8 +155,10 @@ def test_about_lists_metrics_cards_and_limits(tmp_path):
     assert "real below 0.300, fake at 0.420 or above, uncertain in between" in section
     assert "| dfdc-faces | 10 | 0.900 | 0.100 | 5.0 % | 80.0 % | 20.0 % |" in section
     assert "mirror image" not in section
-    assert "mean of the face and its mirror image" in about.model_section("Image model", replace(
-        banded, views=("as_cut", "mirrored")))
+    assert "mean of 2 views: the face as cut and its mirror image, so which way" in about.model_section(
+        "Image model", replace(banded, views=("as_cut", "mirrored")))
+    assert "4 views: the face as cut, its mirror image, the face at half size and the face in grey\n" in (
+        about.model_section("Image model", replace(banded, views=("as_cut", "mirrored", "half_size", "greyscale"))))
     assert "first shrunk to at most 224 px" in about.model_section("Image model", replace(
         banded, face_recipe=replace(banded.face_recipe, crop_ceiling=224)))
     # A model column is code (never an e-mail link); a domain the shortcut audit flagged is said to be one.

@@ -10,6 +10,7 @@ import pytest
 
 from model.calibration import Thresholds
 from model.face_recipe import FaceRecipe
+from model.store import DEFAULT_IMAGE_MODEL, ModelInfo
 from tests.conftest import write_rgb
 from train.audit import changed_crops, shortcut_audit
 from train.calibration import for_people
@@ -50,6 +51,8 @@ def test_a_crop_ceiling_that_leaves_no_face_or_is_no_size_is_a_usage_error(value
 def test_the_shipped_recipe_file_names_only_real_flags_and_the_trainers_defaults_are_its_network():
     args = parse_with_config(build_parser(), ["--config", str(SHIPPED_CONFIG)])
     assert args.architecture == "efficientnet_lite0" and args.image_size == 224
+    shipped = ModelInfo.read(DEFAULT_IMAGE_MODEL)  # the recipe's views and face recipe are the shipped model's
+    assert tuple(args.views) == shipped.views and args.crop_ceiling == shipped.face_recipe.crop_ceiling
     assert [domain_from_table(t).people for t in args.data_tables].count(True) >= 2
     defaults = build_parser().parse_args([])
     assert (defaults.architecture, defaults.image_size) == ("efficientnet_lite0", 224)

@@ -55,7 +55,7 @@ from train.flags import add_views_flag, image_parser
 from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
-from train.scoring import predict, predict_images, predict_videos
+from train.scoring import faces_per_call, predict, predict_images, predict_videos
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, are_cached_sequences, load_clips
 
 
@@ -134,7 +134,8 @@ def calibrated_scores(model: keras.Model, record: ModelInfo, data: Labelled, bat
     else:
         dataset = decoded_images(data, record.image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
                                                        num_parallel_calls=tf.data.AUTOTUNE)
-        raw = predict(model, batched(dataset, len(data), batch_size, training=False, seed=0), len(data), record.views)
+        batches = batched(dataset, len(data), faces_per_call(batch_size, record.views), training=False, seed=0)
+        raw = predict(model, batches, len(data), record.views)
     return record.calibration(raw)
 
 

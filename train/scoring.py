@@ -25,10 +25,17 @@ def predict(model: keras.Model, dataset: tf.data.Dataset, count: int, views: tup
     return scores
 
 
+def faces_per_call(batch_size: int, views: tuple[str, ...]) -> int:
+    """How many faces a batch may hold for a network call over every view of each to read ``batch_size`` images
+    at most: four views of 64 faces at once exhaust 24 GiB."""
+    return max(1, batch_size // len(views))
+
+
 def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_size: int = 64,
                    views: tuple[str, ...] = AS_CUT) -> np.ndarray:
-    """Fake probabilities for every file of ``data``, each the mean over ``views``."""
-    return predict(model, image_dataset(data, image_size, batch_size, training=False, cache=False), len(data), views)
+    """Fake probabilities for every file of ``data``, each the mean over ``views`` (``batch_size`` images a call)."""
+    dataset = image_dataset(data, image_size, faces_per_call(batch_size, views), training=False, cache=False)
+    return predict(model, dataset, len(data), views)
 
 
 def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4

@@ -9,6 +9,7 @@ from typing import Any
 
 from model.store import ModelInfo
 from model.tables import markdown_table
+from model.views import described
 
 LIMITS = """\
 ### Before you trust a verdict
@@ -47,9 +48,10 @@ def model_section(title: str, info: ModelInfo | None) -> str:
         ceiling = info.face_recipe.crop_ceiling
         facts.append(f"* Input: {info.image_size}×{info.image_size} RGB face crops"
                      + (f", each face first shrunk to at most {ceiling} px as in training" if ceiling else ""))
-    if "mirrored" in info.views:
-        facts.append("* Each face is scored as the mean of the face and its mirror image, so which way it looks "
-                     "cannot change the verdict")
+    if len(info.views) > 1:
+        facts.append(f"* Each face is scored as the mean of {len(info.views)} views: {described(info.views)}"
+                     + (", so which way it looks cannot change the verdict"
+                        if set(info.views) == {"as_cut", "mirrored"} else ""))
     if info.real_below < info.fake_from:
         facts.append(f"* Verdicts on the calibrated probability: real below {info.real_below:.3f}, fake at "
                      f"{info.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
