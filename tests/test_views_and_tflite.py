@@ -1,5 +1,6 @@
 """Serving scores faces through TensorFlow Lite with the Keras network's numbers, converted once per weights file,
-and over the views its record names (the face, its mirror image, the face at half size ...), in serving, evaluation and calibration alike."""
+and over the views its record names (the face, its mirror image, the face at half size ...), in serving, evaluation
+and calibration alike."""
 
 from __future__ import annotations
 
