@@ -68,6 +68,7 @@ class Training:
     steps_per_epoch: int | None = None
     optimizer: dict[str, Any] | None = None
     self_blend_share: float | None = None
+    greyscale_share: float | None = None  # of the training faces, turned grey by the augmentation
     view_consistency: float | None = None
     view_consistency_on: str | None = None  # "real" or "all" faces
     lstm_units: int | None = None

@@ -25,12 +25,14 @@ SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "image_model.
 def test_a_recipe_file_sets_the_same_flags_as_the_command_line(tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('backbone = "meso4"\nimage_size = 64\nlr = 2e-4\nlr_schedule = "plateau"\n'
-                      'self_blend_share = 0.25\nsteps_per_epoch = 7\ntest = false\ncrop_ceiling = "none"\n'
+                      'self_blend_share = 0.25\ngreyscale_share = 0.5\nsteps_per_epoch = 7\ntest = false\n'
+                      'crop_ceiling = "none"\n'
                       '[[data]]\npath = "x/faces"\nweight = 2\nlimit_per_class = 10\npeople = true\n')
     from_file = parse_with_config(build_parser(), ["--config", str(recipe)])
     from_flags = parse_with_config(build_parser(), [
         "--backbone", "meso4", "--image-size", "64", "--lr", "2e-4", "--lr-schedule", "plateau",
-        "--self-blend-share", "0.25", "--steps-per-epoch", "7", "--no-test", "--crop-ceiling", "none"])
+        "--self-blend-share", "0.25", "--greyscale-share", "0.5", "--steps-per-epoch", "7", "--no-test",
+        "--crop-ceiling", "none"])
     for name, value in vars(from_flags).items():
         if name not in ("config", "config_file", "data_tables"):
             assert getattr(from_file, name) == value, name

@@ -173,6 +173,7 @@ def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, ca
     with pytest.raises(TrainingError, match="need a registry backbone"):
         image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
     for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"],
+                ["--greyscale-share", "-0.1"],
                 ["--backbone", "residual_cnn", "--luminance"], ["--backbone", "efficientnet_lite1", "--luminance"],
                 ["--view-consistency", "1", "--batch-size", "6"]):
         with pytest.raises(SystemExit) as exit_info:
@@ -186,8 +187,9 @@ def test_several_domains_with_weights_and_self_blended_fakes(tiny_faces, tmp_pat
     spec.write_text(f"{tiny_faces} 0.5\n")
     image.main(["--data", str(tiny_faces), "--data-spec", str(spec), "--out", str(tmp_path / "run"), "--epochs", "1",
                 "--batch-size", "8", "--image-size", "32", "--architecture", "meso4", "--steps-per-epoch", "3",
-                "--self-blend-share", "0.3"])
+                "--self-blend-share", "0.3", "--greyscale-share", "0.5"])
     info = ModelInfo.read(tmp_path / "run" / "model.keras")
+    assert info.training.greyscale_share == 0.5
     assert [(d["name"], d["weight"]) for d in info.data] == [(tiny_faces.name, 1.0), (f"{tiny_faces.name}#2", 0.5)]
     assert info.training.self_blend_share == 0.3 and info.training.steps_per_epoch == 3
     assert [row["domain"] for row in info.test_domains] == [tiny_faces.name, f"{tiny_faces.name}#2"]

@@ -124,6 +124,7 @@ class FaceTrainConfig(TrainConfig):
     """Flags of a per-face trainer (``train.flags.add_face_training_flags``)."""
 
     self_blend_share: float
+    greyscale_share: float
     view_consistency: float
     view_consistency_on: ViewFaces
     steps_per_epoch: int | None
@@ -141,6 +142,8 @@ class FaceTrainConfig(TrainConfig):
         super().check()
         if not 0.0 <= self.self_blend_share < 1.0:
             raise TrainingError("--self-blend-share must be in [0, 1)")
+        if not 0.0 <= self.greyscale_share <= 1.0:
+            raise TrainingError("--greyscale-share must be in [0, 1]")
         if self.view_consistency < 0:
             raise TrainingError("--view-consistency must be 0 or more")
         if self.view_consistency > 0 and self.batch_size % 4:

@@ -23,6 +23,7 @@ from train.calibration import calibrate
 from train.common import add_view_consistency, compile_binary, fit, make_strategy
 from train.config import FaceTrainConfig, TrainingError
 from train.flags import COSINE_FLOOR, SELECTION, WARMUP_LR
+from train.augment import QualityAugmentation
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
 from train.audit import audit_lines, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
@@ -115,7 +116,7 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     out = config.out
     batch = config.batch_size * strategy.num_replicas_in_sync
     train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy),
-                             views=config.view_consistency > 0)
+                             QualityAugmentation(greyscale=config.greyscale_share), views=config.view_consistency > 0)
     steps = config.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     with strategy.scope():
         model = build()
@@ -137,6 +138,7 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
                          start_is_candidate=start_is_candidate)
 
     training = replace(record.training or Training(), **summary, self_blend_share=config.self_blend_share,
+                       greyscale_share=config.greyscale_share,
                        view_consistency=config.view_consistency,
                        view_consistency_on=config.view_consistency_on if config.view_consistency else None,
                        steps_per_epoch=steps, batch_size=batch,

@@ -11,6 +11,7 @@ from model.backbones import DEFAULT_BACKBONE
 from model.face_recipe import FaceRecipe
 from model.preprocessing import IMAGE_SIZE
 from model.views import VIEWS
+from train.augment import QualityAugmentation
 from train.config import VALIDATION_PER_CLASS
 
 DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
@@ -79,6 +80,9 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
                         help="the fake threshold is raised until at most this share of the Validation real faces of "
                         "each domain marked people (photos of people) are called fake (default 0.05)")
+    parser.add_argument("--greyscale-share", type=float, default=QualityAugmentation.greyscale, metavar="SHARE",
+                        help="share of the training faces, real and fake alike, that the augmentation turns grey, so "
+                        f"that colour says less about the label (0 to 1; default {QualityAugmentation.greyscale:g})")
     parser.add_argument("--view-consistency", type=float, default=0.0, metavar="WEIGHT",
                         help="half of every batch is a harmless view of the other half (greyscale, white balance, "
                         "JPEG 50-90, half size or a tighter cut; mirrored or not), and WEIGHT times the mean squared "
