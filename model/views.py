@@ -9,7 +9,7 @@ not with the record.)"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -45,21 +45,25 @@ def _greyscale(faces: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(tf.image.grayscale_to_rgb(grey)), 0.0, 255.0), faces.dtype)
 
 
-# Each view's function and how the About tab names it.
-VIEWS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
-    "as_cut": _as_cut,
-    "mirrored": _mirrored,
-    "half_size": _half_size,
-    "greyscale": _greyscale,
+class View(NamedTuple):
+    """A view: how it changes a batch of faces, and how the About tab names it."""
+
+    change: Callable[[tf.Tensor], tf.Tensor]
+    words: str
+
+
+VIEWS: dict[str, View] = {
+    "as_cut": View(_as_cut, "the face as cut"),
+    "mirrored": View(_mirrored, "its mirror image"),
+    "half_size": View(_half_size, "the face at half size"),
+    "greyscale": View(_greyscale, "the face in grey"),
 }
-VIEW_WORDS = {"as_cut": "the face as cut", "mirrored": "its mirror image", "half_size": "the face at half size",
-              "greyscale": "the face in grey"}
 AS_CUT = ("as_cut",)  # a model's views where its record names none: the face as cut, alone
 
 
 def described(views: tuple[str, ...]) -> str:
     """The views in words, for people: "the face as cut, its mirror image and the face at half size"."""
-    words = [VIEW_WORDS[view] for view in views]
+    words = [VIEWS[view].words for view in views]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -75,5 +79,5 @@ def mean_over_views(network: Callable[[tf.Tensor], Any], faces: tf.Tensor, views
     every view in one call."""
     import tensorflow as tf
 
-    batch = faces if views == AS_CUT else tf.concat([VIEWS[view](faces) for view in views], axis=0)
+    batch = faces if views == AS_CUT else tf.concat([VIEWS[view].change(faces) for view in views], axis=0)
     return np.asarray(network(batch), np.float32).reshape(len(views), -1).mean(axis=0)

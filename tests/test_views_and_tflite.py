@@ -102,11 +102,11 @@ def test_the_half_size_and_grey_views_are_the_face_shrunk_and_enlarged_back_and_
     batch = tf.constant(face[None], tf.float32)
     half = cv2.resize(cv2.resize(face, (32, 32), interpolation=cv2.INTER_AREA), (64, 64),
                       interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    np.testing.assert_allclose(VIEWS["half_size"](batch)[0], half, atol=1.0)
+    np.testing.assert_allclose(VIEWS["half_size"].change(batch)[0], half, atol=1.0)
     assert np.abs(half - face).mean() > 1.0  # the view takes detail away
     grey = face.astype(np.float32) @ np.array([0.2989, 0.587, 0.114], np.float32)
     for channel in range(3):
-        np.testing.assert_allclose(VIEWS["greyscale"](batch)[0, ..., channel], np.round(grey), atol=1.0)
+        np.testing.assert_allclose(VIEWS["greyscale"].change(batch)[0, ..., channel], np.round(grey), atol=1.0)
 
 
 def test_a_model_scored_over_four_views_gives_the_keras_mean_over_them(image_model, crops, tmp_path):
@@ -116,7 +116,7 @@ def test_a_model_scored_over_four_views_gives_the_keras_mean_over_them(image_mod
     write_metadata(copy, replace(ModelInfo.read(path), views=four))
     scorer = FaceScorer(copy, network)
     batch = scorer._batch(crops)
-    raw = np.mean([np.asarray(network(VIEWS[view](batch), training=False)).reshape(-1) for view in four], axis=0)
+    raw = np.mean([np.asarray(network(VIEWS[view].change(batch), training=False)).reshape(-1) for view in four], axis=0)
     np.testing.assert_allclose(scorer.score(crops), scorer.calibration(raw), atol=1e-5)
     assert not np.allclose(scorer.score(crops), FaceScorer(path, network).score(crops), atol=1e-4)
 
