@@ -66,7 +66,7 @@ class QualityAugmentation:
         x = _maybe(0.5, x, lambda v: tf.reverse(v, axis=[2]))
         x = _maybe(self.colour, x, _colour_jitter)
         x = _maybe(self.white_balance, x, _channel_gain)
-        x = _maybe(self.greyscale, x, lambda v: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(v)))
+        x = _maybe(self.greyscale, x, _greyscale)
         x = _maybe(self.affine, x, _small_affine)
         x = _maybe(self.rescale, x, lambda v: _rescale(v, size, self.min_side, self.max_side))
         x = _maybe(self.blur, x, lambda v: gaussian_blur(v, tf.random.uniform((), *BLUR_SIGMA)))
@@ -87,7 +87,7 @@ def harmless_view(face: tf.Tensor) -> tf.Tensor:
     crop = tf.random.uniform((), 1.0 / (1.0 + MARGIN_CHANGE), 1.0)
     box = tf.stack([(1.0 - crop) / 2, (1.0 - crop) / 2, (1.0 + crop) / 2, (1.0 + crop) / 2])[None]
     changes = [
-        lambda: tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(x)),
+        lambda: _greyscale(x),
         lambda: tf.clip_by_value(x * tf.random.uniform((3,), 1.0 - WHITE_BALANCE, 1.0 + WHITE_BALANCE), 0.0, 255.0),
         lambda: tf.cast(tf.image.adjust_jpeg_quality(tf.cast(x, tf.uint8),
                                                      tf.random.uniform((), min(JPEG_QUALITIES), max(JPEG_QUALITIES) + 1, tf.int32)), tf.float32),
@@ -112,6 +112,11 @@ def _colour_jitter(x: tf.Tensor) -> tf.Tensor:
     x = tf.image.random_saturation(x, *SATURATION)
     x = tf.image.random_hue(x, HUE)
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
+
+
+def _greyscale(x: tf.Tensor) -> tf.Tensor:
+    """Colour removed: the luminance in all three channels (unrounded; the caller rounds once at the end)."""
+    return tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(x))
 
 
 def _channel_gain(x: tf.Tensor) -> tf.Tensor:
