@@ -115,6 +115,16 @@ def test_augmentation_keeps_shape_and_type():
     assert not np.array_equal(out.numpy(), face.numpy())
 
 
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_the_greyscale_share_is_the_share_of_faces_turned_grey(astronaut, share):
+    only_grey = QualityAugmentation(rescale=0.0, blur=0.0, sharpen=0.0, noise=0.0, jpeg=0.0, colour=0.0,
+                                    white_balance=0.0, affine=0.0, greyscale=share)
+    faces = [only_grey(tf.constant(cv2.resize(astronaut, (64, 64)))).numpy().astype(int) for _ in range(6)]
+    grey = [np.abs(face[..., 0] - face[..., 1]).max() == 0 and np.abs(face[..., 1] - face[..., 2]).max() == 0
+            for face in faces]
+    assert grey == [share == 1.0] * len(faces)
+
+
 @pytest.mark.parametrize("sigma", [0.5, 1.5, 2.2])
 def test_gaussian_blur_is_opencvs_with_reflected_edges(astronaut, sigma):
     face = cv2.resize(astronaut, (96, 80)).astype(np.float32)  # not square: rows and columns each blurred right
