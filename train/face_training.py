@@ -116,7 +116,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     out = config.out
     batch = config.batch_size * strategy.num_replicas_in_sync
     train_ds = mixed_dataset(train, image_size, batch, config.self_blend_share, config.seed, worker_shard(strategy),
-                             QualityAugmentation(greyscale=config.greyscale_share), views=config.view_consistency > 0)
+                             augmentation=QualityAugmentation(greyscale=config.greyscale_share),
+                             views=config.view_consistency > 0)
     steps = config.steps_per_epoch or max(1, sum(len(data) for data, _ in train.values()) // batch)
     with strategy.scope():
         model = build()
