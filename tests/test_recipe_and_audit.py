@@ -13,7 +13,7 @@ from model.face_recipe import FaceRecipe
 from model.store import DEFAULT_IMAGE_MODEL, ModelInfo
 from tests.conftest import write_rgb
 from train.audit import changed_crops, shortcut_audit
-from train.calibration import for_people
+from train.calibration import for_people, within_uncertain
 from train.config import parse_with_config
 from train.data import Labelled
 from train.domains import FaceCropper, domain_from_table, domains_from_args
@@ -26,13 +26,14 @@ def test_a_recipe_file_sets_the_same_flags_as_the_command_line(tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('backbone = "meso4"\nimage_size = 64\nlr = 2e-4\nlr_schedule = "plateau"\n'
                       'self_blend_share = 0.25\ngreyscale_share = 0.5\nsteps_per_epoch = 7\ntest = false\n'
+                      'max_people_called_fake = 0.04\nmax_uncertain = 0.25\n'
                       'crop_ceiling = "none"\n'
                       '[[data]]\npath = "x/faces"\nweight = 2\nlimit_per_class = 10\npeople = true\n')
     from_file = parse_with_config(build_parser(), ["--config", str(recipe)])
     from_flags = parse_with_config(build_parser(), [
         "--backbone", "meso4", "--image-size", "64", "--lr", "2e-4", "--lr-schedule", "plateau",
         "--self-blend-share", "0.25", "--greyscale-share", "0.5", "--steps-per-epoch", "7", "--no-test",
-        "--crop-ceiling", "none"])
+        "--crop-ceiling", "none", "--max-people-called-fake", "0.04", "--max-uncertain", "0.25"])
     for name, value in vars(from_flags).items():
         if name not in ("config", "config_file", "data_tables"):
             assert getattr(from_file, name) == value, name
@@ -121,3 +122,15 @@ def test_the_fake_threshold_rises_until_few_real_photos_of_people_are_called_fak
     assert thresholds.real_below == 0.3 and np.mean(people >= thresholds.fake_from) <= 0.05
     assert np.mean(people >= thresholds.fake_from) >= 0.04  # no higher than it must be
     assert for_people(Thresholds(0.3, 0.995), people, 0.05).fake_from == 0.995  # never lowered
+
+
+def test_the_real_threshold_rises_until_a_domain_leaves_few_faces_uncertain():
+    scores = np.linspace(0.0, 0.99, 100)  # a domain: 40 of its faces between 0.3 and 0.7
+    thresholds = within_uncertain(Thresholds(0.3, 0.7), scores, 0.25)
+    assert thresholds.fake_from == 0.7 and thresholds.real_below > 0.3
+    uncertain = np.mean((scores >= thresholds.real_below) & (scores < thresholds.fake_from))
+    assert 0.24 <= uncertain <= 0.25  # no higher than it must be: the faces moved are called real, none fake
+    assert within_uncertain(Thresholds(0.3, 0.7), scores, 0.5) == Thresholds(0.3, 0.7)  # never lowered
+    none_left = within_uncertain(Thresholds(0.3, 0.7), scores, 0.0)
+    assert none_left.real_below <= none_left.fake_from == 0.7  # never past the fake threshold
+    assert not np.any((scores >= none_left.real_below) & (scores < none_left.fake_from))

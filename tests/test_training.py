@@ -173,7 +173,7 @@ def test_flags_that_do_not_fit_together_are_refused_before_any_work(tmp_path, ca
     with pytest.raises(TrainingError, match="need a registry backbone"):
         image.ImageConfig.from_namespace(flags, data=(str(tmp_path),), out=tmp_path, command="train.image")
     for bad in (["--backbone", "residual_cnn", "--warmup-steps", "10"], ["--self-blend-share", "1.5"],
-                ["--greyscale-share", "-0.1"],
+                ["--greyscale-share", "-0.1"], ["--max-uncertain", "1.5"], ["--max-people-called-fake", "-0.2"],
                 ["--backbone", "residual_cnn", "--luminance"], ["--backbone", "efficientnet_lite1", "--luminance"],
                 ["--view-consistency", "1", "--batch-size", "6"]):
         with pytest.raises(SystemExit) as exit_info:

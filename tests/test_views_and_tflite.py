@@ -139,9 +139,12 @@ def test_evaluate_calibrates_over_the_views_it_is_given_and_refuses_them_without
         evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--views", "as_cut", "mirrored"])
     assert stop.value.code == 2 and "give --calibrate with it" in capsys.readouterr().err
     evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path / "report"), "--calibrate",
-                   "--views", "as_cut", "mirrored", "--val-per-class", "600"])
+                   "--views", "as_cut", "mirrored", "--val-per-class", "600", "--max-uncertain", "0.25"])
     record = ModelInfo.read(copy)
     assert record.views == MIRRORED and record.validation_calibration["faces"] == 16
+    [shares] = record.validation_calibration["domains"].values()  # the band leaves each domain at most 25 % uncertain
+    assert shares["faces"] == 16 and shares["uncertain"] <= 0.25
+    assert record.validation_calibration["max_uncertain"] == 0.25
     evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path / "again"), "--calibrate",
                    "--val-per-class", "600"])
     assert ModelInfo.read(copy).calibration == record.calibration  # the stored views are kept: the same fit

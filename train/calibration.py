@@ -5,6 +5,7 @@ The trainers call it at the end of training; ``train.evaluate --calibrate`` refi
 from __future__ import annotations
 
 from dataclasses import replace
+from collections.abc import Collection
 from typing import Any
 
 import keras
@@ -12,7 +13,9 @@ import numpy as np
 
 from model.calibration import Calibration, Thresholds
 from model.store import ModelInfo
+from train.config import MAX_PEOPLE_CALLED_FAKE, MAX_UNCERTAIN
 from train.data import Labelled
+from train.domains import pooled
 from train.metrics import (brier_score, choose_threshold, choose_thresholds, expected_calibration_error,
                            fit_calibration, verdict_shares)
 from train.scoring import predict_images
@@ -30,6 +33,19 @@ def for_people(thresholds: Thresholds, people: np.ndarray, max_called_fake: floa
     allowed = int(np.floor(max_called_fake * len(people)))
     bound = float(np.nextafter(above[allowed], np.inf)) if allowed < len(above) else thresholds.fake_from
     return Thresholds(thresholds.real_below, min(max(thresholds.fake_from, bound), 1.0))
+
+
+def within_uncertain(thresholds: Thresholds, scores: np.ndarray, max_uncertain: float) -> Thresholds:
+    """``thresholds`` with the real threshold raised (never lowered, never past the fake threshold) until at most
+    ``max_uncertain`` of the ``scores`` (one domain's calibrated probabilities) fall between the two: a verdict that
+    is mostly "uncertain" answers nobody. The faces it moves are called real: of the two errors a face in the band
+    risks, a fake called real is the lesser (a real person called fake is the costly one)."""
+    inside = np.sort(scores[(scores >= thresholds.real_below) & (scores < thresholds.fake_from)])
+    excess = len(inside) - int(np.floor(max_uncertain * len(scores)))
+    if excess <= 0:
+        return thresholds
+    bound = float(np.nextafter(inside[excess - 1], np.inf))
+    return Thresholds(min(bound, thresholds.fake_from), thresholds.fake_from)
 
 
 def calibrate_video(record: ModelInfo, labels: list[int], video: np.ndarray, per_frame: np.ndarray,
@@ -84,28 +100,34 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
             **verdict_shares(labels, calibrated, thresholds)}
 
 
-def calibrate(record: ModelInfo, model: keras.Model, validation: Labelled, batch_size: int = 64,
-              people: dict[str, Labelled] | None = None, max_people_called_fake: float = 0.05) -> ModelInfo:
-    """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on
-    Validation (each face scored over the record's views), with Brier and ECE before and after; with ``people``
-    (per domain, the Validation real photos of people, a part of ``validation``) the fake threshold is raised until
-    each domain's are called fake at most ``max_people_called_fake`` of the time (``for_people``)."""
+def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled], people: Collection[str] = (),
+              batch_size: int = 64, max_people_called_fake: float = MAX_PEOPLE_CALLED_FAKE,
+              max_uncertain: float = MAX_UNCERTAIN) -> ModelInfo:
+    """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on the
+    Validation faces of ``domains`` pooled (each face scored over the record's views), with Brier and ECE before and
+    after. Then the fake threshold is raised until the real faces of each domain named in ``people`` (photos of
+    people) are called fake at most ``max_people_called_fake`` of the time (``for_people``), and the real threshold
+    until each domain leaves at most ``max_uncertain`` of its faces uncertain (``within_uncertain``)."""
+    validation = pooled(domains)
     labels = np.asarray(validation.labels)
     raw = predict_images(model, validation, record.image_size, batch_size, record.views)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
-    thresholds = choose_thresholds(labels, calibrated)
-    extra: dict[str, Any] = {}
-    if people:
-        position = {path: index for index, path in enumerate(validation.paths)}
-        scores = {name: calibrated[[position[path] for path in data.paths]] for name, data in people.items()}
-        balanced = thresholds
-        for domain_scores in scores.values():
-            thresholds = for_people(thresholds, domain_scores, max_people_called_fake)
-        extra = {"max_people_called_fake": max_people_called_fake, "fake_from_before_people": balanced.fake_from,
-                 "people_called_fake": {name: {"faces": len(values),
-                                               "share": float(np.mean(values >= thresholds.fake_from))}
-                                        for name, values in scores.items()}}
+    balanced = choose_thresholds(labels, calibrated, max_uncertain=max_uncertain)
+    ends = np.cumsum([len(data.paths) for data in domains.values()])
+    scores = dict(zip(domains, np.split(calibrated, ends[:-1])))
+    reals = {name: scores[name][np.asarray(domains[name].labels) == 0] for name in domains if name in people}
+    thresholds = balanced
+    for name in reals:
+        thresholds = for_people(thresholds, reals[name], max_people_called_fake)
+    for name in domains:
+        thresholds = within_uncertain(thresholds, scores[name], max_uncertain)
+    per_domain = {name: {"faces": len(domain_scores),
+                         **verdict_shares(np.asarray(domains[name].labels), domain_scores, thresholds)}
+                  for name, domain_scores in scores.items()}
+    extra = {"max_people_called_fake": max_people_called_fake, "max_uncertain": max_uncertain,
+             "fake_from_before_people": balanced.fake_from, "real_below_before_uncertain_cap": balanced.real_below,
+             "people": sorted(reals), "domains": per_domain}
     return replace(record, calibration=calibration, real_below=thresholds.real_below, fake_from=thresholds.fake_from,
                    validation_calibration={"faces": len(labels), **extra,
                                            **calibration_summary(labels, raw, calibrated, thresholds)})

@@ -21,6 +21,8 @@ else:  # pragma: no cover - Python 3.10
 VALIDATION_PER_CLASS = 600  # Validation faces per domain and class that select and calibrate a model
 REDUCE_LR_FACTOR = 0.5  # the plateau schedule: the rate is halved after patience // 2 stalled epochs
 MIN_LR = 1e-6
+MAX_PEOPLE_CALLED_FAKE = 0.05  # the band: at most this share of a people domain's Validation real faces called fake,
+MAX_UNCERTAIN = 0.3  # and at most this share of the Validation faces, pooled and of each domain, left uncertain
 
 Config = TypeVar("Config", bound="TrainConfig")
 ViewFaces = Literal["real", "all"]  # the faces whose verdicts the view-consistency loss holds to their views
@@ -65,6 +67,13 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None) -
     namespace = parser.parse_args(argv)
     namespace.data_tables, namespace.config_file = tables, getattr(first, "config", None)
     return namespace
+
+
+def check_band(max_people_called_fake: float, max_uncertain: float) -> None:
+    """Raise ``TrainingError`` unless both bounds of the verdict band are shares (0 to 1)."""
+    for flag, value in (("--max-people-called-fake", max_people_called_fake), ("--max-uncertain", max_uncertain)):
+        if not 0.0 <= value <= 1.0:
+            raise TrainingError(f"{flag} must be a share from 0 to 1, not {value:g}")
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,7 @@ class FaceTrainConfig(TrainConfig):
     warmup_steps: int
     batch_norm: str
     max_people_called_fake: float
+    max_uncertain: float
     test: bool
 
     def check(self) -> None:
@@ -144,6 +154,7 @@ class FaceTrainConfig(TrainConfig):
             raise TrainingError("--self-blend-share must be in [0, 1)")
         if not 0.0 <= self.greyscale_share <= 1.0:
             raise TrainingError("--greyscale-share must be in [0, 1]")
+        check_band(self.max_people_called_fake, self.max_uncertain)
         if self.view_consistency < 0:
             raise TrainingError("--view-consistency must be 0 or more")
         if self.view_consistency > 0 and self.batch_size % 4:

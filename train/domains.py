@@ -335,15 +335,9 @@ def drawn(parts: list[DomainSplit], limit_per_class: int | None = None, seed: in
     return found
 
 
-def people_reals(parts: list[DomainSplit], domains: dict[str, Labelled]) -> dict[str, Labelled]:
-    """The real faces of each domain marked ``people`` among ``domains`` (as ``drawn`` gives them)."""
-    marked = {part.domain.label for part in parts if part.domain.people}
-    found = {}
-    for name, data in domains.items():
-        if name in marked:
-            paths = [p for p, y in zip(data.paths, data.labels) if y == 0]
-            found[name] = Labelled(paths, [0] * len(paths))
-    return found
+def people_names(domains: list[Domain]) -> set[str]:
+    """The names of the domains marked ``people`` (their real faces are photos of people: they bound the band)."""
+    return {domain.label for domain in domains if domain.people}
 
 
 def pooled(domains: dict[str, Labelled]) -> Labelled:

@@ -49,10 +49,10 @@ from model.views import checked_views
 from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.audit import audit_markdown, invariance_markdown, invariance_rows, shortcut_audit
-from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_names
 from train.calibration import calibrate, calibrate_video
-from train.flags import add_views_flag, image_parser
-from train.config import VALIDATION_PER_CLASS, TrainingError, read_config_file
+from train.flags import add_band_flags, add_views_flag, image_parser
+from train.config import VALIDATION_PER_CLASS, TrainingError, check_band, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
 from train.scoring import faces_per_call, predict, predict_images, predict_videos
@@ -239,8 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                         "with the model, for the app's About tab and the scan's weak-evidence flags")
     add_views_flag(parser, "image models, with --calibrate: the views of each face whose mean score is calibrated, "
                    "stored and served from now on (default: the model's own)")
-    parser.add_argument("--max-people-called-fake", type=float, default=0.05,
-                        help="--calibrate: at most this share of each people domain's Validation real faces called fake")
+    add_band_flags(parser, "--calibrate")
     parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
                         help="Validation faces per domain and class for --calibrate (as in training)")
     parser.add_argument("--face-cache", default="runs/face-cache", help="cache of faces cut from large pictures")
@@ -270,6 +269,8 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
         if args.views:
             raise TrainingError("--views is for image models: a video model scores its frames as cut")
         return evaluate_video(args, model, info, out)
+    if args.calibrate:
+        check_band(args.max_people_called_fake, args.max_uncertain)
     tables = read_config_file(args.config, image_parser())[1] if args.config else ()
     domains = domains_from_args(args.data, None, tables)
     limits = {"validation": args.val_per_class, **({args.split: args.per_class} if args.per_class else {})}
@@ -285,9 +286,8 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
             raise TrainingError("calibrating needs a Validation/ folder")
         info = replace(info, views=checked_views(args.views or info.views))
         per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
-        info = write_metadata(args.model, calibrate(info, model, pooled(per_domain), args.batch_size,
-                                                    people_reals(splits["validation"], per_domain),
-                                                    args.max_people_called_fake))
+        info = write_metadata(args.model, calibrate(info, model, per_domain, people_names(domains), args.batch_size,
+                                                    args.max_people_called_fake, args.max_uncertain))
         print_calibrated(info)
     parts = []
     for domain in domains:
@@ -319,6 +319,11 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
 def print_calibrated(info: ModelInfo) -> None:
     print(f"calibrated on Validation: real below {info.real_below:.4f}, fake from {info.fake_from:.4f}",
           file=sys.stderr)
+    for name, shares in (info.validation_calibration or {}).get("domains", {}).items():
+        called = shares["real_called_fake"]
+        print(f"  {name}: {shares['faces']} faces, real called fake "
+              f"{'-' if called is None else format(called, '.1%')}, uncertain {shares['uncertain']:.1%}",
+              file=sys.stderr)
 
 
 def video_domains(paths: list[str], split: str) -> list[tuple[str, str, Labelled]]:

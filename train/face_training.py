@@ -26,7 +26,7 @@ from train.flags import COSINE_FLOOR, SELECTION, WARMUP_LR
 from train.augment import QualityAugmentation
 from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_weights
 from train.audit import audit_lines, shortcut_audit
-from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_reals, pooled
+from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_names, pooled
 from train.evaluate import domain_table
 from train.scoring import predict_images
 
@@ -150,8 +150,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         record, image_size=image_size, face_recipe=cropper.cutter.recipe, shortcut_audit=audit, command=config.command,
         data=[{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains], training=training,
         counts={name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()})
-    record = calibrate(record, model, validation, people=people_reals(splits["validation"], per_domain),
-                       max_people_called_fake=config.max_people_called_fake)
+    record = calibrate(record, model, per_domain, people_names(domains),
+                       max_people_called_fake=config.max_people_called_fake, max_uncertain=config.max_uncertain)
     if config.test and "test" in splits:
         record = replace(record, test_domains=domain_table(model, record, splits["test"], out, "test"))
     return save_model(model, out / "model.keras", record)

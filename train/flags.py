@@ -12,7 +12,7 @@ from model.face_recipe import FaceRecipe
 from model.preprocessing import IMAGE_SIZE
 from model.views import VIEWS
 from train.augment import QualityAugmentation
-from train.config import VALIDATION_PER_CLASS
+from train.config import MAX_PEOPLE_CALLED_FAKE, MAX_UNCERTAIN, VALIDATION_PER_CLASS
 
 DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 3e-4}
 # The shipped recipe's settings of the flags that train.image shares with the video trainer's frame stage.
@@ -77,9 +77,7 @@ def add_face_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-norm", choices=("train", "frozen"), default="train",
                         help="BatchNormalization of the backbone: trained, or kept at its starting statistics and "
                         "scales (default: train)")
-    parser.add_argument("--max-people-called-fake", type=float, default=0.05, metavar="SHARE",
-                        help="the fake threshold is raised until at most this share of the Validation real faces of "
-                        "each domain marked people (photos of people) are called fake (default 0.05)")
+    add_band_flags(parser, "the band")
     parser.add_argument("--greyscale-share", type=float, default=QualityAugmentation.greyscale, metavar="SHARE",
                         help="share of the training faces, real and fake alike, that the augmentation turns grey, so "
                         f"that colour says less about the label (0 to 1; default {QualityAugmentation.greyscale:g})")
@@ -130,6 +128,19 @@ def image_parser(doc: str = "Train the image model.") -> argparse.ArgumentParser
     add_crop_ceiling_flag(parser, "the model's face recipe: training cuts its faces so, and serving follows the record")
     parser.set_defaults(**RECIPE_DEFAULTS)
     return parser
+
+
+def add_band_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--max-people-called-fake`` and ``--max-uncertain``: the bounds that place an image model's verdict band on
+    Validation (``train.calibration.calibrate``); ``what`` says when."""
+    parser.add_argument("--max-people-called-fake", type=float, default=MAX_PEOPLE_CALLED_FAKE, metavar="SHARE",
+                        help=f"{what}: the fake threshold is raised until at most this share of the Validation real "
+                        "faces of each domain marked people (photos of people) are called fake (default "
+                        f"{MAX_PEOPLE_CALLED_FAKE:g})")
+    parser.add_argument("--max-uncertain", type=float, default=MAX_UNCERTAIN, metavar="SHARE",
+                        help=f"{what}: then the real threshold is raised until at most this share of each domain's "
+                        f"Validation faces are left uncertain; the faces it moves are called real (default "
+                        f"{MAX_UNCERTAIN:g})")
 
 
 def add_views_flag(parser: argparse.ArgumentParser, what: str) -> None:
