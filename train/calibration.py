@@ -4,8 +4,8 @@ The trainers call it at the end of training; ``train.evaluate --calibrate`` refi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 import keras
