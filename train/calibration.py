@@ -114,17 +114,17 @@ def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     balanced = choose_thresholds(labels, calibrated, max_uncertain=max_uncertain)
-    ends = np.cumsum([len(data.paths) for data in domains.values()])
-    scores = dict(zip(domains, np.split(calibrated, ends[:-1])))
-    reals = {name: scores[name][np.asarray(domains[name].labels) == 0] for name in domains if name in people}
+    ends = np.cumsum([len(data.paths) for data in domains.values()])[:-1]  # ``pooled`` joins them in this order
+    scores = dict(zip(domains, np.split(calibrated, ends)))
+    classes = dict(zip(domains, np.split(labels, ends)))
+    reals = {name: scores[name][classes[name] == 0] for name in domains if name in people}
     thresholds = balanced
     for name in reals:
         thresholds = for_people(thresholds, reals[name], max_people_called_fake)
     for name in domains:
         thresholds = within_uncertain(thresholds, scores[name], max_uncertain)
-    per_domain = {name: {"faces": len(domain_scores),
-                         **verdict_shares(np.asarray(domains[name].labels), domain_scores, thresholds)}
-                  for name, domain_scores in scores.items()}
+    per_domain = {name: {"faces": len(scores[name]), **verdict_shares(classes[name], scores[name], thresholds)}
+                  for name in domains}
     extra = {"max_people_called_fake": max_people_called_fake, "max_uncertain": max_uncertain,
              "fake_from_before_people": balanced.fake_from, "real_below_before_uncertain_cap": balanced.real_below,
              "people": sorted(reals), "domains": per_domain}

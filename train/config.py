@@ -69,11 +69,16 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None) -
     return namespace
 
 
+def check_share(flag: str, value: float) -> None:
+    """Raise ``TrainingError`` unless ``flag``'s ``value`` is a share (0 to 1)."""
+    if not 0.0 <= value <= 1.0:
+        raise TrainingError(f"{flag} must be a share from 0 to 1, not {value:g}")
+
+
 def check_band(max_people_called_fake: float, max_uncertain: float) -> None:
     """Raise ``TrainingError`` unless both bounds of the verdict band are shares (0 to 1)."""
-    for flag, value in (("--max-people-called-fake", max_people_called_fake), ("--max-uncertain", max_uncertain)):
-        if not 0.0 <= value <= 1.0:
-            raise TrainingError(f"{flag} must be a share from 0 to 1, not {value:g}")
+    check_share("--max-people-called-fake", max_people_called_fake)
+    check_share("--max-uncertain", max_uncertain)
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,7 @@ class FaceTrainConfig(TrainConfig):
         super().check()
         if not 0.0 <= self.self_blend_share < 1.0:
             raise TrainingError("--self-blend-share must be in [0, 1)")
-        if not 0.0 <= self.greyscale_share <= 1.0:
-            raise TrainingError("--greyscale-share must be in [0, 1]")
+        check_share("--greyscale-share", self.greyscale_share)
         check_band(self.max_people_called_fake, self.max_uncertain)
         if self.view_consistency < 0:
             raise TrainingError("--view-consistency must be 0 or more")
