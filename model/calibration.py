@@ -8,6 +8,7 @@ A model's raw sigmoid output is mapped through Platt scaling fitted on Validatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +21,15 @@ EPSILON = 1e-6
 def logit(probability: np.ndarray | float) -> np.ndarray:
     p = np.clip(np.asarray(probability, np.float64), EPSILON, 1.0 - EPSILON)
     return np.log(p / (1.0 - p))
+
+
+def mean_logit(probabilities: Sequence[np.ndarray]) -> np.ndarray:
+    """The probability whose logit is the mean of the given probabilities' logits: how a model with members
+    (``model.store.ModelInfo.members``) combines its networks' raw scores before calibrating; one is itself."""
+    if len(probabilities) == 1:
+        return np.asarray(probabilities[0], np.float32)
+    z = np.mean([logit(p) for p in probabilities], axis=0)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 @dataclass(frozen=True)

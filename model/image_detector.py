@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from model.calibration import mean_logit
 from model.explain import GradCam, image_cam
 from model.face_path import FaceCutter, cap
 from model.imaging import damage, decode_image, jpeg_quality, read_bytes
@@ -21,8 +22,10 @@ from model.views import mean_over_views
 
 class FaceScorer:
     """A loaded binary face model with its calibration and verdict thresholds; scores crops as the mean over the
-    model's views (``model.views``) through TensorFlow Lite's kernels (``model.tflite``), and says which faces are
-    too small or too compressed for the model's measured reliability."""
+    model's views (``model.views``) through TensorFlow Lite's kernels (``model.tflite``), averaged with its member
+    networks' scores where its record names members (``ModelInfo.members``: each caps the face at its own crop
+    ceiling and takes its own views), and says which faces are too small or too compressed for the model's
+    measured reliability."""
 
     def __init__(self, path: str | Path = DEFAULT_IMAGE_MODEL, network: keras.Model | None = None) -> None:
         """The model at ``path``; ``network``: that file's network, already loaded (not loaded twice)."""
@@ -32,16 +35,27 @@ class FaceScorer:
         self.name = self.info.name
         self._network = fast_network(self.keras_model, path)
         self._cam: GradCam | None = None
+        self.members = [FaceScorer(member) for member in self.info.member_paths]
+        for member in self.members:
+            if member.recipe.cut_key() != self.recipe.cut_key():
+                raise ValueError(f"{member.name} finds and frames faces by another recipe than {self.name}: a "
+                                 "model's members may differ from it in their crop ceiling alone")
 
     def score(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Calibrated fake probability of each RGB crop (any size)."""
+        """Calibrated fake probability of each RGB crop (any size, uncapped)."""
         if not crops:
             return np.zeros((0,), np.float32)
-        return self.calibration(mean_over_views(self._network, self._batch(crops), self.info.views))
+        return self.calibration(mean_logit([self.raw(crops)] + [member.raw(crops) for member in self.members]))
+
+    def raw(self, crops: list[np.ndarray]) -> np.ndarray:
+        """This network's own raw fake probability of each crop, the mean over its views (no members, no
+        calibration)."""
+        return mean_over_views(self._network, self._batch(crops), self.info.views)
 
     def explain(self, crops: list[np.ndarray]) -> np.ndarray:
         """Grad-CAM heatmap (n, size, size) in [0, 1] of each RGB crop: red where the face pushed the score towards
-        fake. Calibration is monotonic, so it changes nothing here."""
+        fake. Calibration is monotonic, so it changes nothing here; where the model has members, the heatmap is its
+        own network's."""
         if not crops:
             return np.zeros((0, self.image_size, self.image_size), np.float32)
         if self._cam is None:

@@ -83,7 +83,10 @@ Table = list[dict[str, Any]]
 class ModelInfo:
     """A saved model's record. ``kind``: ``image``, ``video`` or ``frames`` (a video trainer's frame stage);
     ``frames``: a video model's clip length; ``views``: the views of a face whose mean raw probability an image
-    model calibrates (``model.views``); ``real_below`` / ``fake_from``: the verdict band on the calibrated
+    model calibrates (``model.views``); ``members``: other image models' files, beside this one, whose raw scores
+    (each over its own views, the face capped at its own crop ceiling) are averaged with this network's in logit
+    space (``model.calibration.mean_logit``) before the calibration, which is fitted on that mean (None: this
+    network alone); ``real_below`` / ``fake_from``: the verdict band on the calibrated
     probability; ``frame_calibration``, ``frame_threshold``: a video model's per-frame ones; ``clip_score``: which
     of a video model's outputs its clip verdict calibrates (``sequence``: the BiLSTM's; ``frame_mean``: the mean of
     its per-frame probabilities, each calibrated by ``frame_calibration``); ``data``: the training domains (a list
@@ -99,6 +102,7 @@ class ModelInfo:
     frames: int | None = None
     face_recipe: FaceRecipe = FaceRecipe()
     views: tuple[str, ...] = AS_CUT
+    members: tuple[str, ...] | None = None
     calibration: Calibration = Calibration()
     real_below: float = 0.5
     fake_from: float = 0.5
@@ -126,6 +130,15 @@ class ModelInfo:
     def name(self) -> str:
         """How reports name the model: ``architecture@file``."""
         return self.architecture if self.path is None else f"{self.architecture}@{self.path.name}"
+
+    @property
+    def member_paths(self) -> list[Path]:
+        """The files of the networks in ``members``, in this record's folder (none without members)."""
+        if not self.members:
+            return []
+        if self.path is None:
+            raise ValueError("a model with members is read from its file: they lie beside it")
+        return [self.path.parent / name for name in self.members]
 
     @property
     def thresholds(self) -> Thresholds:
@@ -172,6 +185,7 @@ def _same(value: Any) -> Any:
 READERS: dict[str, Callable[[Any], Any]] = {
     "face_recipe": lambda stored: FaceRecipe(**stored),
     "views": checked_views,
+    "members": tuple,
     "calibration": Calibration.from_json,
     "frame_calibration": Calibration.from_json,
     "reliable_input": lambda stored: ReliableInput(**stored),

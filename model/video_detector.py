@@ -86,12 +86,13 @@ class VideoModel:
     def runs_the_image_model(self, scorer: FaceScorer) -> bool:
         """Whether this model's encoder and per-frame head are ``scorer``'s image model itself, scoring the face as
         cut alone: the same input size, the same weights in the same order (a video model trained on a frozen image
-        model's backbone) and no other view. Then its raw per-frame outputs are the image model's, and the
+        model's backbone), no other view and no member. Then its raw per-frame outputs are the image model's, and the
         image-model score needs no second pass."""
         ours = (self.keras_model.get_layer("encoder").layer.get_weights()
                 + self.keras_model.get_layer("frames").layer.get_weights())
         theirs = scorer.keras_model.get_weights()
-        return (self.image_size == scorer.image_size and scorer.info.views == AS_CUT and len(ours) == len(theirs)
+        return (self.image_size == scorer.image_size and scorer.info.views == AS_CUT and not scorer.members
+                and len(ours) == len(theirs)
                 and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, theirs)))
 
     def windows(self, length: int) -> list[np.ndarray]:

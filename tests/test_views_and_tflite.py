@@ -137,7 +137,7 @@ def test_evaluate_calibrates_over_the_views_it_is_given_and_refuses_them_without
     shutil.copy(small_image_model.with_suffix(".json"), tmp_path / "model.json")
     with pytest.raises(SystemExit) as stop:
         evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--views", "as_cut", "mirrored"])
-    assert stop.value.code == 2 and "give --calibrate with it" in capsys.readouterr().err
+    assert stop.value.code == 2 and "give --calibrate with them" in capsys.readouterr().err
     evaluate.main(["--model", str(copy), "--data", str(tiny_faces), "--out", str(tmp_path / "report"), "--calibrate",
                    "--views", "as_cut", "mirrored", "--val-per-class", "600", "--max-uncertain", "0.25"])
     record = ModelInfo.read(copy)

@@ -18,7 +18,7 @@ from train.data import Labelled
 from train.domains import pooled
 from train.metrics import (brier_score, choose_threshold, choose_thresholds, expected_calibration_error,
                            fit_calibration, verdict_shares)
-from train.scoring import predict_images
+from train.scoring import face_networks, raw_scores
 
 CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
 
@@ -104,13 +104,13 @@ def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled
               batch_size: int = 64, max_people_called_fake: float = MAX_PEOPLE_CALLED_FAKE,
               max_uncertain: float = MAX_UNCERTAIN) -> ModelInfo:
     """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on the
-    Validation faces of ``domains`` pooled (each face scored over the record's views), with Brier and ECE before and
-    after. Then the fake threshold is raised until the real faces of each domain named in ``people`` (photos of
+    Validation faces of ``domains`` pooled (each face scored as the record scores it: over its views, with its
+    members), with Brier and ECE before and after. Then the fake threshold is raised until the real faces of each domain named in ``people`` (photos of
     people) are called fake at most ``max_people_called_fake`` of the time (``for_people``), and the real threshold
     until each domain leaves at most ``max_uncertain`` of its faces uncertain (``within_uncertain``)."""
     validation = pooled(domains)
     labels = np.asarray(validation.labels)
-    raw = predict_images(model, validation, record.image_size, batch_size, record.views)
+    raw = raw_scores(face_networks(model, record), validation, batch_size)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     balanced = choose_thresholds(labels, calibrated, max_uncertain=max_uncertain)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from model.face_path import cap
+from model.face_recipe import FaceRecipe
 from model.imaging import IMAGE_EXTENSIONS
 from model.preprocessing import resize_faces
 from train.augment import QualityAugmentation, harmless_view
@@ -130,15 +133,19 @@ def class_weights(labels: list[int]) -> dict[int, float]:
     return {label: float(len(labels) / (2 * count)) for label, count in enumerate(counts)}
 
 
-def _decode(path: tf.Tensor, image_size: int) -> tf.Tensor:
+def _decode(path: tf.Tensor, image_size: int, recipe: FaceRecipe | None = None) -> tf.Tensor:
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    if recipe is not None and recipe.crop_ceiling:
+        image = tf.ensure_shape(tf.numpy_function(partial(cap, recipe=recipe), [image], tf.uint8, stateful=False),
+                                [None, None, 3])
     return tf.cast(resize_faces(image, image_size), tf.uint8)
 
 
-def decoded_images(data: Labelled, image_size: int) -> tf.data.Dataset:
-    """(uint8 face, label) pairs of image files, resized for the model; unreadable files are skipped."""
+def decoded_images(data: Labelled, image_size: int, recipe: FaceRecipe | None = None) -> tf.data.Dataset:
+    """(uint8 face, label) pairs of image files, resized for the model (capped at ``recipe``'s crop ceiling first,
+    as serving caps a face for a model of that recipe; as stored without one); unreadable files are skipped."""
     dataset = tf.data.Dataset.from_tensor_slices((data.paths, np.asarray(data.labels, np.float32)))
-    dataset = dataset.map(lambda p, y: (_decode(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda p, y: (_decode(p, image_size, recipe), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.ignore_errors(log_warning=True)
 
 

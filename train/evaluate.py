@@ -27,12 +27,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from sklearn import metrics
 
@@ -46,7 +46,7 @@ from model.store import (DEFAULT_IMAGE_MODEL, WEIGHTS_DIR, ModelInfo, ReliableIn
 from model.video import VIDEO_EXTENSIONS
 from model.video_detector import VideoModel
 from model.views import checked_views
-from train.data import Labelled, batched, decoded_images, has_splits, list_labelled, load_splits
+from train.data import Labelled, has_splits, list_labelled, load_splits
 from train.degrade import DEGRADATIONS
 from train.audit import audit_markdown, invariance_markdown, invariance_rows, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_names
@@ -55,7 +55,7 @@ from train.flags import add_band_flags, add_views_flag, image_parser
 from train.config import VALIDATION_PER_CLASS, TrainingError, check_band, read_config_file
 from train.metrics import (binary_metrics, brier_score, plot_confusion, plot_roc, verdict_matrix,
                            verdict_shares)
-from train.scoring import faces_per_call, predict, predict_images, predict_videos
+from train.scoring import Network, face_networks, predict_videos, raw_scores
 from train.sequences import SEQUENCE_EXTENSIONS, Clips, are_cached_sequences, load_clips
 
 
@@ -125,18 +125,12 @@ def write_report(labels: list[int], scores: np.ndarray, thresholds: Thresholds, 
     return result
 
 
-def calibrated_scores(model: keras.Model, record: ModelInfo, data: Labelled, batch_size: int = 64,
+def calibrated_scores(networks: Sequence[Network], record: ModelInfo, data: Labelled, batch_size: int = 64,
                       degrade: str = "as given") -> np.ndarray:
     """The face model's calibrated fake probabilities for every file of ``data`` (optionally degraded first), each
-    the mean over the record's views."""
-    if degrade == "as given":
-        raw = predict_images(model, data, record.image_size, batch_size, record.views)
-    else:
-        dataset = decoded_images(data, record.image_size).map(lambda x, y: (DEGRADATIONS[degrade](x), y),
-                                                       num_parallel_calls=tf.data.AUTOTUNE)
-        batches = batched(dataset, len(data), faces_per_call(batch_size, record.views), training=False, seed=0)
-        raw = predict(model, batches, len(data), record.views)
-    return record.calibration(raw)
+    face scored as ``record`` scores it: over its views, with its members (``networks``, ``face_networks``)."""
+    change = None if degrade == "as given" else DEGRADATIONS[degrade]
+    return record.calibration(raw_scores(networks, data, batch_size, change))
 
 
 def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
@@ -148,14 +142,14 @@ def domain_row(labels: list[int], scores: np.ndarray, thresholds: Thresholds) ->
             "brier": brier_score(labels_array, scores), **verdict_shares(labels_array, scores, thresholds)}
 
 
-def domain_table(model: keras.Model, record: ModelInfo, parts: list[DomainSplit], out: Path, split: str,
+def domain_table(networks: Sequence[Network], record: ModelInfo, parts: list[DomainSplit], out: Path, split: str,
                  batch_size: int = 64) -> list[dict[str, Any]]:
     """One row per domain (and per subset where a domain mixes crops and faces found in pictures), with ROC and
-    confusion figures per domain in ``out``: the face model ``model`` judged by its ``record``."""
+    confusion figures per domain in ``out``: the face model's ``networks`` judged by its ``record``."""
     thresholds = record.thresholds
     rows = []
     for part in parts:
-        scores = calibrated_scores(model, record, part.data, batch_size)
+        scores = calibrated_scores(networks, record, part.data, batch_size)
         name = part.domain.label
         write_report(part.data.labels, scores, thresholds, out, f"{split}_{name}", f"{name} — {split}")
         rows.append({"domain": name, "split": split, **domain_row(part.data.labels, scores, thresholds)})
@@ -167,10 +161,10 @@ def domain_table(model: keras.Model, record: ModelInfo, parts: list[DomainSplit]
     return rows
 
 
-def robustness_table(model: keras.Model, record: ModelInfo, data: Labelled, batch_size: int = 64
+def robustness_table(networks: Sequence[Network], record: ModelInfo, data: Labelled, batch_size: int = 64
                      ) -> list[dict[str, Any]]:
     """The same faces as given and degraded: ROC-AUC, Brier and verdict shares under each condition."""
-    return [{"condition": name, **domain_row(data.labels, calibrated_scores(model, record, data, batch_size, name),
+    return [{"condition": name, **domain_row(data.labels, calibrated_scores(networks, record, data, batch_size, name),
                                              record.thresholds)}
             for name in ("as given", *DEGRADATIONS)]
 
@@ -239,6 +233,11 @@ def main(argv: list[str] | None = None) -> None:
                         "with the model, for the app's About tab and the scan's weak-evidence flags")
     add_views_flag(parser, "image models, with --calibrate: the views of each face whose mean score is calibrated, "
                    "stored and served from now on (default: the model's own)")
+    parser.add_argument("--members", nargs="+", default=None, metavar="FILE",
+                        help="image models, with --calibrate: other image models' files in the model's folder whose "
+                        "raw scores (each over its own views, the face capped at its own crop ceiling) are averaged "
+                        "with this model's in logit space, calibrated, stored and served from now on (none: this "
+                        "network alone)")
     add_band_flags(parser, "--calibrate")
     parser.add_argument("--val-per-class", type=int, default=VALIDATION_PER_CLASS,
                         help="Validation faces per domain and class for --calibrate (as in training)")
@@ -251,8 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.data and not args.config:
         parser.error("give --data folders or a --config recipe file")
-    if args.views and not args.calibrate:
-        parser.error("--views changes what the stored calibration was fitted on: give --calibrate with it")
+    if (args.views or args.members) and not args.calibrate:
+        parser.error("--views and --members change what the stored calibration was fitted on: give --calibrate "
+                     "with them")
     try:
         evaluate(args)
     except (FileNotFoundError, ValueError) as error:  # TrainingError included
@@ -284,7 +284,7 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
     if args.calibrate:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
-        info = replace(info, views=checked_views(args.views or info.views))
+        info = replace(info, views=checked_views(args.views or info.views), **chosen_members(args, info))
         per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
         info = write_metadata(args.model, calibrate(info, model, per_domain, people_names(domains), args.batch_size,
                                                     args.max_people_called_fake, args.max_uncertain))
@@ -296,14 +296,15 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
             if part is not None:
                 parts.append((split, part))
                 break
-    rows = [row for split, part in parts for row in domain_table(model, info, [part], out, split, args.batch_size)]
+    networks = face_networks(model, info)
+    rows = [row for split, part in parts for row in domain_table(networks, info, [part], out, split, args.batch_size)]
     result: dict[str, Any] = {"domains": rows}
     print(markdown_table(rows, "domain"))
     if args.audit:
         result.update(audit_tables(args.model, model, {part.domain.label: part.data for _, part in parts}))
     if args.robustness and parts:
         result["robustness"] = {"domain": parts[0][1].domain.label, "split": parts[0][0],
-                                "rows": robustness_table(model, info, parts[0][1].data, args.batch_size)}
+                                "rows": robustness_table(networks, info, parts[0][1].data, args.batch_size)}
         print("\n" + markdown_table(result["robustness"]["rows"], "condition"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "domains_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -314,6 +315,24 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
         info = write_metadata(args.model, replace(info, test_domains=rows, **measured))
     print(f"\nwritten: {out / 'domains_metrics.json'}", file=sys.stderr)
     return info
+
+
+def chosen_members(args: argparse.Namespace, info: ModelInfo) -> dict[str, tuple[str, ...] | None]:
+    """The ``members`` that ``--members`` gives the record (nothing where it is not given; ``none`` removes them):
+    image models in the model's folder that find and frame faces as it does; ``TrainingError`` otherwise."""
+    if args.members is None:
+        return {}
+    names = tuple(name for name in args.members if name != "none")
+    folder = Path(args.model).parent
+    for name in names:
+        path = folder / name
+        if Path(name).name != name or not path.is_file():
+            raise TrainingError(f"--members takes model files in {folder} (their names): {name} is not one")
+        member = ModelInfo.read(path)
+        if member.kind != "image" or member.face_recipe.cut_key() != info.face_recipe.cut_key():
+            raise TrainingError(f"{name} is no image model that finds and frames faces as {Path(args.model).name} "
+                                "does (a member may differ in its crop ceiling alone)")
+    return {"members": names or None}
 
 
 def print_calibrated(info: ModelInfo) -> None:

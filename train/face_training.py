@@ -28,7 +28,7 @@ from train.data import Labelled, Shard, image_dataset, mixed_dataset, stream_wei
 from train.audit import audit_lines, shortcut_audit
 from train.domains import DomainSplit, FaceCropper, domains_from_args, drawn, load_domains, people_names, pooled
 from train.evaluate import domain_table
-from train.scoring import predict_images
+from train.scoring import face_networks, predict_images
 
 
 
@@ -153,7 +153,8 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
     record = calibrate(record, model, per_domain, people_names(domains),
                        max_people_called_fake=config.max_people_called_fake, max_uncertain=config.max_uncertain)
     if config.test and "test" in splits:
-        record = replace(record, test_domains=domain_table(model, record, splits["test"], out, "test"))
+        record = replace(record, test_domains=domain_table(face_networks(model, record), record, splits["test"], out,
+                                                                 "test"))
     return save_model(model, out / "model.keras", record)
 
 

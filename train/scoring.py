@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from model.calibration import mean_logit
+from model.store import ModelInfo, load_served_model
 from model.views import AS_CUT, mean_over_views
 from train.config import TrainingError
-from train.data import Labelled, image_dataset
+from train.data import Labelled, batched, decoded_images, image_dataset
 from train.sequences import Clips
 
 
@@ -36,6 +39,29 @@ def predict_images(model: keras.Model, data: Labelled, image_size: int, batch_si
     """Fake probabilities for every file of ``data``, each the mean over ``views`` (``batch_size`` images a call)."""
     dataset = image_dataset(data, image_size, faces_per_call(batch_size, views), training=False, cache=False)
     return predict(model, dataset, len(data), views)
+
+
+Network = tuple[keras.Model, ModelInfo]  # a face network with its record
+
+
+def face_networks(model: keras.Model, record: ModelInfo) -> list[Network]:
+    """The networks whose raw scores ``record`` combines: ``model`` itself, then its members (``members``), loaded."""
+    return [(model, record)] + [load_served_model(path) for path in record.member_paths]
+
+
+def raw_scores(networks: Sequence[Network], data: Labelled, batch_size: int = 64,
+               change: Callable[[tf.Tensor], tf.Tensor] | None = None) -> np.ndarray:
+    """The raw fake probability of every file of ``data`` as a record combines its ``networks`` (``mean_logit``):
+    each network over its own views, every face capped at that network's crop ceiling as serving caps it, then
+    resized to its input and changed by ``change`` (a degradation of the robustness table), if given."""
+    scores = []
+    for model, record in networks:
+        dataset = decoded_images(data, record.image_size, record.face_recipe)
+        if change is not None:
+            dataset = dataset.map(lambda x, y: (change(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        batches = batched(dataset, len(data), faces_per_call(batch_size, record.views), training=False, seed=0)
+        scores.append(predict(model, batches, len(data), record.views))
+    return mean_logit(scores)
 
 
 def predict_videos(model: keras.Model, clips: Clips, frames: int, batch_size: int = 4

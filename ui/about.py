@@ -52,6 +52,11 @@ def model_section(title: str, info: ModelInfo | None) -> str:
         facts.append(f"* Each face is scored as the mean of {len(info.views)} views: {described(info.views)}"
                      + (", so which way it looks cannot change the verdict"
                         if set(info.views) == {"as_cut", "mirrored"} else ""))
+    if info.members:
+        facts.append(f"* Each face is also scored by {len(info.members)} more network"
+                     f"{'s' if len(info.members) > 1 else ''} ({', '.join(f'`{m}`' for m in info.members)}, each "
+                     "capping the face at its own size as in its training); the verdict calibrates the mean of "
+                     "their scores")
     if info.real_below < info.fake_from:
         facts.append(f"* Verdicts on the calibrated probability: real below {info.real_below:.3f}, fake at "
                      f"{info.fake_from:.3f} or above, uncertain in between (chosen on the validation split)")
