@@ -23,13 +23,17 @@ def logit(probability: np.ndarray | float) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The probability of a logit (float32): ``logit``'s inverse."""
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
 def mean_logit(probabilities: Sequence[np.ndarray]) -> np.ndarray:
     """The probability whose logit is the mean of the given probabilities' logits: how a model with members
     (``model.store.ModelInfo.members``) combines its networks' raw scores before calibrating; one is itself."""
     if len(probabilities) == 1:
         return np.asarray(probabilities[0], np.float32)
-    z = np.mean([logit(p) for p in probabilities], axis=0)
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return sigmoid(np.mean([logit(p) for p in probabilities], axis=0))
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,7 @@ class Calibration:
     intercept: float = 0.0
 
     def __call__(self, probability: np.ndarray) -> np.ndarray:
-        z = self.slope * logit(probability) + self.intercept
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        return sigmoid(self.slope * logit(probability) + self.intercept)
 
     def frame_mean(self, per_frame: np.ndarray) -> np.ndarray:
         """Each clip's frame-mean score: the mean of its frames' probabilities (the last axis), each calibrated

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from model.architectures import build_image_model
-from model.calibration import Calibration, logit
+from model.calibration import Calibration, logit, sigmoid
 from model.face_path import FaceCutter, cap
 from model.face_recipe import FaceRecipe
 from model.image_detector import FaceScorer
@@ -22,6 +22,7 @@ from model.store import ModelInfo, save_model, write_metadata
 from train import evaluate
 from train.domains import Domain, FaceCropper, load_domains
 from train.scoring import face_networks, raw_scores
+from ui.about import model_section
 
 SMALL = FaceRecipe(crop_ceiling=32)  # the member sees every face at most 32 px: its scores differ from uncapped ones
 
@@ -60,7 +61,7 @@ def test_a_model_with_a_member_scores_the_mean_logit_of_both_each_face_capped_at
     assert [m.name for m in scorer.members] == ["meso4@small.keras"] and scorer.members[0].recipe == SMALL
     ours, theirs = keras_raw(network, crops, FaceRecipe()), keras_raw(member, crops, SMALL)
     assert not np.allclose(theirs, keras_raw(member, crops, FaceRecipe()), atol=1e-4)  # the cap matters
-    expected = Calibration(1.3, -0.2)(1 / (1 + np.exp(-(logit(ours) + logit(theirs)) / 2)))
+    expected = Calibration(1.3, -0.2)(sigmoid((logit(ours) + logit(theirs)) / 2))
     np.testing.assert_allclose(scorer.score(crops), expected, atol=1e-4)
 
 
@@ -92,8 +93,7 @@ def test_evaluate_calibrates_a_model_with_members_as_serving_scores_it(pair, tin
     evaluate.main(common + ["--calibrate", "--members", "small.keras"])
     record = ModelInfo.read(model)
     assert record.members == ("small.keras",) and record.validation_calibration["faces"] == 16
-    assert "more network (`small.keras`" in __import__("ui.about", fromlist=["model_section"]).model_section(
-        "Image model", record)
+    assert "more network (`small.keras`" in model_section("Image model", record)
     # evaluation's scores of the Validation crops are serving's scores of the same crops
     [part] = load_domains([Domain(tiny_faces)], FaceCropper(tmp_path / "cache", record.face_recipe),
                           splits=("validation",))["validation"]
