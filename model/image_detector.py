@@ -37,9 +37,7 @@ class FaceScorer:
         self._cam: GradCam | None = None
         self.members = [FaceScorer(member) for member in self.info.member_paths]
         for member in self.members:
-            if member.recipe.cut_key() != self.recipe.cut_key():
-                raise ValueError(f"{member.name} finds and frames faces by another recipe than {self.name}: a "
-                                 "model's members may differ from it in their crop ceiling alone")
+            self.info.check_member(member.info)
 
     def score(self, crops: list[np.ndarray]) -> np.ndarray:
         """Calibrated fake probability of each RGB crop (any size, uncapped)."""

@@ -140,6 +140,13 @@ class ModelInfo:
             raise ValueError("a model with members is read from its file: they lie beside it")
         return [self.path.parent / name for name in self.members]
 
+    def check_member(self, member: ModelInfo) -> None:
+        """Raise ``ValueError`` unless ``member`` can join this model's score: an image model that finds and frames
+        faces as this one does (its crop ceiling may differ)."""
+        if member.kind != "image" or member.face_recipe.cut_key() != self.face_recipe.cut_key():
+            raise ValueError(f"{member.name} is no image model that finds and frames faces as {self.name} does: a "
+                             "model's members may differ from it in their crop ceiling alone")
+
     @property
     def thresholds(self) -> Thresholds:
         """The verdict band: ``real`` below ``real_below``, ``fake`` from ``fake_from``."""

@@ -105,8 +105,9 @@ def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled
               max_uncertain: float = MAX_UNCERTAIN) -> ModelInfo:
     """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on the
     Validation faces of ``domains`` pooled (each face scored as the record scores it: over its views, with its
-    members), with Brier and ECE before and after. Then the fake threshold is raised until the real faces of each domain named in ``people`` (photos of
-    people) are called fake at most ``max_people_called_fake`` of the time (``for_people``), and the real threshold
+    members), with Brier and ECE before and after. Then the fake threshold is raised until the real faces of each
+    domain named in ``people`` (photos of people) are called fake at most ``max_people_called_fake`` of the time
+    (``for_people``), and the real threshold
     until each domain leaves at most ``max_uncertain`` of its faces uncertain (``within_uncertain``)."""
     validation = pooled(domains)
     labels = np.asarray(validation.labels)

@@ -319,7 +319,8 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
 
 def chosen_members(args: argparse.Namespace, info: ModelInfo) -> dict[str, tuple[str, ...] | None]:
     """The ``members`` that ``--members`` gives the record (nothing where it is not given; ``none`` removes them):
-    image models in the model's folder that find and frame faces as it does; ``TrainingError`` otherwise."""
+    image models in the model's folder that find and frame faces as it does (``ModelInfo.check_member``);
+    ``ValueError`` otherwise."""
     if args.members is None:
         return {}
     names = tuple(name for name in args.members if name != "none")
@@ -328,10 +329,7 @@ def chosen_members(args: argparse.Namespace, info: ModelInfo) -> dict[str, tuple
         path = folder / name
         if Path(name).name != name or not path.is_file():
             raise TrainingError(f"--members takes model files in {folder} (their names): {name} is not one")
-        member = ModelInfo.read(path)
-        if member.kind != "image" or member.face_recipe.cut_key() != info.face_recipe.cut_key():
-            raise TrainingError(f"{name} is no image model that finds and frames faces as {Path(args.model).name} "
-                                "does (a member may differ in its crop ceiling alone)")
+        info.check_member(ModelInfo.read(path))
     return {"members": names or None}
 
 
