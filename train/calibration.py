@@ -107,8 +107,8 @@ def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled
     Validation faces of ``domains`` pooled (each face scored as the record scores it: over its views, with its
     members), with Brier and ECE before and after. Then the fake threshold is raised until the real faces of each
     domain named in ``people`` (photos of people) are called fake at most ``max_people_called_fake`` of the time
-    (``for_people``), and the real threshold
-    until each domain leaves at most ``max_uncertain`` of its faces uncertain (``within_uncertain``)."""
+    (``for_people``), and the real threshold until each domain leaves at most ``max_uncertain`` of its faces
+    uncertain (``within_uncertain``)."""
     validation = pooled(domains)
     labels = np.asarray(validation.labels)
     raw = raw_scores(face_networks(model, record), validation, batch_size)
