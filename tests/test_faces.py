@@ -34,16 +34,41 @@ def test_large_photo_is_downscaled_and_boxes_come_back_in_original_pixels(astron
     assert np.allclose(np.array(big_box) / 4, small_box, atol=6)
 
 
-def test_graph_networks_find_what_the_library_finds_layer_by_layer(astronaut):
+def test_tflite_networks_find_what_the_library_finds_layer_by_layer(astronaut):
     from mtcnn import MTCNN
 
     frames = [astronaut, cv2.resize(astronaut, (384, 256)), cv2.flip(astronaut, 1)]
     library, detector = MTCNN(stages="face_and_landmarks_detection"), recipe_detector()
-    for frame in frames:  # new sizes through the same graphs: traced anew, then with generalised shapes
+    for frame in frames:  # new sizes: every pyramid level an input shape of its own
         ours, theirs = detector._mtcnn.detect_faces(frame), library.detect_faces(frame)
         assert len(ours) == len(theirs) == 1
         assert np.allclose(ours[0]["box"], theirs[0]["box"], atol=1)
         assert abs(ours[0]["confidence"] - theirs[0]["confidence"]) < 1e-4
+
+
+def test_each_mtcnn_network_run_by_tflite_gives_the_keras_networks_outputs_and_is_converted_once(tflite_cache):
+    """P-Net at several picture sizes and batches, R-Net and O-Net at several batches: the same outputs, in the same
+    order, as the library's own networks; no candidates give no outputs (where the library's networks raise, which
+    it reads as "no face"); each network converted once, into the cache."""
+    from mtcnn import MTCNN
+
+    ours = [stage._stage._model for stage in recipe_detector()._mtcnn._stages]
+    theirs = [stage.model for stage in MTCNN(stages="face_and_landmarks_detection").stages]
+    rng = np.random.default_rng(0)
+    shapes = [[(1, 37, 53), (3, 12, 12), (1, 37, 53)], [(7, 24, 24), (0, 24, 24), (1, 24, 24)],
+              [(3, 48, 48), (0, 48, 48)]]
+    for network, reference, network_shapes in zip(ours, theirs, shapes):
+        for shape in network_shapes:
+            batch = rng.uniform(-1, 1, (*shape, 3)).astype(np.float32)
+            if not len(batch):
+                empty = network(batch)
+                assert len(empty) in (2, 3) and all(len(output) == 0 for output in empty)
+                continue
+            got, expected = network(batch), reference(batch)
+            assert [tuple(g.shape) for g in got] == [tuple(e.shape) for e in expected] and len(got) in (2, 3)
+            for g, e in zip(got, expected):
+                np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=1e-5)
+    assert sorted(path.name.split("-")[0] for path in tflite_cache.glob("?net-*.tflite")) == ["onet", "pnet", "rnet"]
 
 
 def test_the_tensor_batch_changes_nothing_and_each_thread_gets_its_own_pictures_faces(astronaut):

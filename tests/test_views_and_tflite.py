@@ -81,7 +81,7 @@ def test_a_network_tflite_cannot_convert_is_scored_by_keras(image_model, crops, 
     monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", fail)
     with caplog.at_level(logging.WARNING, logger="model.tflite"):
         scorer = FaceScorer(path, network)
-    assert "scoring with Keras instead" in caplog.text
+    assert "running it with Keras instead" in caplog.text
     np.testing.assert_allclose(scorer.score(crops), keras_scores(scorer, crops), atol=1e-6)
 
 
