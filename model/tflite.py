@@ -53,10 +53,22 @@ def fast_outputs(network: keras.Model, weights_file: str | Path | None, shapes_k
                                tf.nest.flatten(keras_call(tf.convert_to_tensor(inputs, tf.float32)))]
 
 
+# Faces an image network takes a call: 40 faces in calls of 2 to 4 took 195 ms, in one call 239 ms (EfficientNet-Lite0
+# at 224 px, 2 cores), and an interpreter's memory grows with its batch.
+FACES_PER_CALL = 4
+
+
 def fast_network(network: keras.Model, weights_file: str | Path | None) -> Callable[[np.ndarray], np.ndarray]:
-    """An image network's fake probabilities for a batch of faces (n, size, size, 3), as ``fast_outputs`` runs it."""
-    outputs = fast_outputs(network, weights_file)
-    return lambda faces: outputs(faces)[0]
+    """An image network's fake probabilities for a batch of faces (n, size, size, 3), as ``fast_outputs`` runs it,
+    ``FACES_PER_CALL`` faces a call."""
+    outputs = fast_outputs(network, weights_file, shapes_kept=FACES_PER_CALL)
+
+    def probabilities(faces: np.ndarray | tf.Tensor) -> np.ndarray:
+        faces = np.asarray(faces, np.float32)
+        return np.concatenate([outputs(faces[start:start + FACES_PER_CALL])[0]
+                               for start in range(0, max(len(faces), 1), FACES_PER_CALL)])
+
+    return probabilities
 
 
 def cache_file(weights_file: str | Path) -> Path:

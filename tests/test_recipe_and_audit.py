@@ -61,6 +61,19 @@ def test_the_shipped_recipe_file_names_only_real_flags_and_the_trainers_defaults
     assert (defaults.architecture, defaults.image_size) == ("efficientnet_lite0", 224)
 
 
+def test_each_member_of_the_shipped_image_model_is_built_by_its_own_recipe_file():
+    """The shipped image model's members ship beside it, each with its recipe in ``configs/`` (named as its file),
+    framing faces as the model does, from ImageNet's weights, small enough for the Space."""
+    shipped = ModelInfo.read(DEFAULT_IMAGE_MODEL)
+    assert shipped.members == ("image_model_128px.keras",)
+    for path in shipped.member_paths:
+        member = ModelInfo.read(path)
+        args = parse_with_config(build_parser(), ["--config", str(SHIPPED_CONFIG.parent / f"{path.stem}.toml")])
+        assert args.crop_ceiling == member.face_recipe.crop_ceiling == 128 and tuple(args.views) == member.views
+        assert member.face_recipe.cut_key() == shipped.face_recipe.cut_key() and member.kind == "image"
+        assert member.lineage[0].stage == "ImageNet" and path.stat().st_size < 30 * 2**20
+
+
 def test_a_recipe_file_with_an_unknown_key_is_a_usage_error(tmp_path, capsys):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text("learning_rate = 0.1\n")

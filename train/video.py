@@ -312,8 +312,9 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     Validation clips, below), then the clip score (the BiLSTM's, or the mean of the per-frame outputs where that
     ranks the clips better), and fit its calibration and band (at most ``MAX_REAL_CALLED_FAKE`` of the real clips
     called fake), into ``record`` — except where the frame mean wins and the encoder is a calibrated image model
-    scoring faces as cut (the frames are): then the clip is judged by the encoder's own calibration and band
-    (``calibrate_video_as_encoder``). Every clip's scores go to ``out_of_fold.csv``."""
+    scoring faces as cut with its network alone (as the frames are scored: no members): then the clip is judged by
+    the encoder's own calibration and band (``calibrate_video_as_encoder``). Every clip's scores go to
+    ``out_of_fold.csv``."""
     items, serving, labels, names, pooled_views = _pooled(features, views, clips)
     candidates = sorted({epochs for epochs in OOF_EPOCHS if epochs <= config.epochs} or {config.epochs})
     groups = person_groups(names)
@@ -354,7 +355,7 @@ def out_of_fold_calibration(config: VideoConfig, features: dict[str, list[np.nda
     frame_mean_auc = _auc(labels, frame_mean)
     record = replace(record, clip_score="frame_mean" if frame_mean_auc > epoch_aucs[best] else "sequence")
     encoder = saved_start(config.backbone_weights)
-    as_encoder = encoder is not None and encoder.kind == "image" and encoder.views == AS_CUT
+    as_encoder = encoder is not None and encoder.kind == "image" and encoder.views == AS_CUT and not encoder.members
     if record.clip_score == "frame_mean" and as_encoder:
         calibrated = calibrate_video_as_encoder(record, encoder, labels.tolist(), per_frame)
     else:
