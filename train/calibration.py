@@ -4,11 +4,10 @@ The trainers call it at the end of training; ``train.evaluate --calibrate`` refi
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-import keras
 import numpy as np
 
 from model.calibration import Calibration, Thresholds
@@ -18,7 +17,7 @@ from train.data import Labelled
 from train.domains import pooled
 from train.metrics import (brier_score, choose_threshold, choose_thresholds, expected_calibration_error,
                            fit_calibration, verdict_shares)
-from train.scoring import face_networks, raw_scores
+from train.scoring import Network, raw_scores
 
 CLIP_CALIBRATION_STRENGTH = 1.0  # Validation holds ~20 clips: a perfect split of them is no proof
 
@@ -100,18 +99,19 @@ def calibration_summary(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
             **verdict_shares(labels, calibrated, thresholds)}
 
 
-def calibrate(record: ModelInfo, model: keras.Model, domains: dict[str, Labelled], people: Collection[str] = (),
-              batch_size: int = 64, max_people_called_fake: float = MAX_PEOPLE_CALLED_FAKE,
-              max_uncertain: float = MAX_UNCERTAIN) -> ModelInfo:
-    """``record`` (of the face model ``model``) with the Platt scaling and the two verdict thresholds fitted on the
-    Validation faces of ``domains`` pooled (each face scored as the record scores it: over its views, with its
-    members), with Brier and ECE before and after. Then the fake threshold is raised until the real faces of each
-    domain named in ``people`` (photos of people) are called fake at most ``max_people_called_fake`` of the time
-    (``for_people``), and the real threshold until each domain leaves at most ``max_uncertain`` of its faces
-    uncertain (``within_uncertain``)."""
+def calibrate(record: ModelInfo, networks: Sequence[Network], domains: dict[str, Labelled],
+              people: Collection[str] = (), batch_size: int = 64,
+              max_people_called_fake: float = MAX_PEOPLE_CALLED_FAKE, max_uncertain: float = MAX_UNCERTAIN
+              ) -> ModelInfo:
+    """``record`` with the Platt scaling and the two verdict thresholds fitted on the Validation faces of ``domains``
+    pooled, each face scored as the record scores it (``networks``: its own network and its members', loaded by
+    ``face_networks``, each over its views), with Brier and ECE before and after. Then the fake threshold is raised
+    until the real faces of each domain named in ``people`` (photos of people) are called fake at most
+    ``max_people_called_fake`` of the time (``for_people``), and the real threshold until each domain leaves at most
+    ``max_uncertain`` of its faces uncertain (``within_uncertain``)."""
     validation = pooled(domains)
     labels = np.asarray(validation.labels)
-    raw = raw_scores(face_networks(model, record), validation, batch_size)
+    raw = raw_scores(networks, validation, batch_size)
     calibration = fit_calibration(labels, raw)
     calibrated = calibration(raw)
     balanced = choose_thresholds(labels, calibrated, max_uncertain=max_uncertain)

@@ -285,9 +285,11 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
         if "validation" not in splits:
             raise TrainingError("calibrating needs a Validation/ folder")
         info = replace(info, views=checked_views(args.views or info.views), **chosen_members(args, info))
+    networks = face_networks(model, info)  # a calibration changes no network's views, size or face recipe
+    if args.calibrate:
         per_domain = drawn(splits["validation"], args.val_per_class, args.seed)
-        info = write_metadata(args.model, calibrate(info, model, per_domain, people_names(domains), args.batch_size,
-                                                    args.max_people_called_fake, args.max_uncertain))
+        info = write_metadata(args.model, calibrate(info, networks, per_domain, people_names(domains),
+                                                    args.batch_size, args.max_people_called_fake, args.max_uncertain))
         print_calibrated(info)
     parts = []
     for domain in domains:
@@ -296,7 +298,6 @@ def evaluate(args: argparse.Namespace) -> ModelInfo:
             if part is not None:
                 parts.append((split, part))
                 break
-    networks = face_networks(model, info)
     rows = [row for split, part in parts for row in domain_table(networks, info, [part], out, split, args.batch_size)]
     result: dict[str, Any] = {"domains": rows}
     print(markdown_table(rows, "domain"))

@@ -150,11 +150,11 @@ def train_face_model(config: FaceTrainConfig, build: Callable[[], keras.Model], 
         record, image_size=image_size, face_recipe=cropper.cutter.recipe, shortcut_audit=audit, command=config.command,
         data=[{"path": str(d.path), "weight": d.weight, "name": d.label} for d in domains], training=training,
         counts={name: {part.domain.label: part.data.counts() for part in parts} for name, parts in splits.items()})
-    record = calibrate(record, model, per_domain, people_names(domains),
+    networks = face_networks(model, record)
+    record = calibrate(record, networks, per_domain, people_names(domains),
                        max_people_called_fake=config.max_people_called_fake, max_uncertain=config.max_uncertain)
     if config.test and "test" in splits:
-        record = replace(record, test_domains=domain_table(face_networks(model, record), record, splits["test"], out,
-                                                                 "test"))
+        record = replace(record, test_domains=domain_table(networks, record, splits["test"], out, "test"))
     return save_model(model, out / "model.keras", record)
 
 
