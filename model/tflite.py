@@ -100,14 +100,16 @@ class TfliteNetwork:
     """A converted network with an interpreter sized for each input shape it meets (the batch, or a fully
     convolutional network's picture size: MTCNN's P-Net sees every level of a picture pyramid), the last
     ``shapes_kept`` of them kept (sizing an interpreter again costs more than a small network's call; an image
-    network keeps one, whose memory grows with the batch); one call at a time (interpreters are not thread-safe)."""
+    network keeps one per batch size up to ``FACES_PER_CALL``); one call at a time (interpreters are not
+    thread-safe)."""
 
     def __init__(self, flat: bytes, shapes_kept: int = 1) -> None:
         self._flat, self._shapes_kept = flat, shapes_kept
-        self._interpreters: OrderedDict[tuple[int, ...] | None, tf.lite.Interpreter] = OrderedDict()
         self._lock = threading.Lock()
-        first = self._interpreter(None)
-        self._input = first.get_input_details()[0]["index"]
+        first = self._made(None)
+        details = first.get_input_details()[0]
+        self._input = details["index"]
+        self._interpreters = OrderedDict({tuple(int(side) for side in details["shape"]): first})
         # The converter names the network's outputs "...:0", "...:1" in the network's order, not in its list's.
         self._outputs = [detail["index"] for detail in sorted(first.get_output_details(),
                                                              key=lambda detail: _output_number(detail["name"]))]
@@ -120,20 +122,24 @@ class TfliteNetwork:
             interpreter.invoke()
             return [interpreter.get_tensor(output).copy() for output in self._outputs]
 
-    def _interpreter(self, shape: tuple[int, ...] | None) -> tf.lite.Interpreter:
-        """The interpreter sized for ``shape`` (``None``: the converted shape), made now if it is not kept."""
+    def _interpreter(self, shape: tuple[int, ...]) -> tf.lite.Interpreter:
+        """The interpreter sized for ``shape``, made now if it is not kept."""
         if shape in self._interpreters:
             self._interpreters.move_to_end(shape)
             return self._interpreters[shape]
+        interpreter = self._interpreters[shape] = self._made(shape)
+        while len(self._interpreters) > self._shapes_kept:
+            self._interpreters.popitem(last=False)
+        return interpreter
+
+    def _made(self, shape: tuple[int, ...] | None) -> tf.lite.Interpreter:
+        """A new interpreter, sized for ``shape`` (``None``: the shape the network was converted with)."""
         with warnings.catch_warnings(), silenced_stderr():  # the deprecation notice, XNNPACK's "created" line
             warnings.simplefilter("ignore")
             interpreter = tf.lite.Interpreter(model_content=self._flat, num_threads=os.cpu_count() or 1)
             if shape is not None:
                 interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
             interpreter.allocate_tensors()
-        self._interpreters[shape] = interpreter
-        while len(self._interpreters) > self._shapes_kept:
-            self._interpreters.popitem(last=False)
         return interpreter
 
 
