@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,8 +48,6 @@ def _fast_stage_network(network):
     """An MTCNN network run by TensorFlow Lite's kernels (``model.tflite``, converted once and cached): the same
     outputs within float rounding (about 1e-6), so the same boxes, confidences and landmarks, in about half the
     time; its outputs as tensors, as the library reads them."""
-    from pathlib import Path
-
     import keras
     import mtcnn
     import tensorflow as tf
